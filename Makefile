@@ -1,0 +1,43 @@
+# Every target sets up what it needs: a fresh clone runs `make run_server`
+# or `make test` and nothing else.
+PYTHON ?= python3
+VENV := venv
+BIN := $(VENV)/bin
+
+.PHONY: create_venv install install_test run_server run_tests e2e test lint clean
+
+create_venv: $(BIN)/python
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+
+# The stamps make re-running cheap: pip runs again only when a requirements file changes.
+install: $(VENV)/.installed
+
+$(VENV)/.installed: requirements.txt | $(BIN)/python
+	$(BIN)/python -m pip install --quiet -r requirements.txt
+	touch $@
+
+install_test: $(VENV)/.installed-test
+
+$(VENV)/.installed-test: requirements.txt requirements-test.txt | $(BIN)/python
+	$(BIN)/python -m pip install --quiet -r requirements-test.txt
+	touch $@
+
+run_server: install
+	$(BIN)/flask --app api_server run
+
+run_tests: install_test
+	$(BIN)/python -m pytest unittests
+
+e2e: install_test
+	$(BIN)/python checker/serve_and_check.py
+
+test: run_tests e2e
+
+lint: install_test
+	$(BIN)/pylint --rcfile=pylintrc app
+
+clean:
+	rm -rf $(VENV) .pytest_cache .hypothesis

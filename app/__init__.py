@@ -1,0 +1,53 @@
+"""Le Stats Sportif: statistics of the CDC nutrition and activity survey over HTTP."""
+from flask import Flask, jsonify
+from werkzeug.exceptions import HTTPException
+
+from app.config import load_config
+from app.datasets import DatasetCatalog
+from app.job_store import JobStore
+from app.jobs import JobService
+from app.logs import log_requests, make_logger
+from app.routes import api
+from app.task_runner import ThreadPool
+
+
+def create_app(config=None):
+    """Build the app: load the data, open the job store, start the workers.
+
+    `config` overrides the settings of app.config (which otherwise come
+    from the environment), for example {"RESULTS_DIR": ..., "NUM_THREADS": 2}.
+    """
+    app = Flask(__name__)
+    app.config.update(load_config(config))
+    app.json.sort_keys = False
+
+    logger = make_logger(app.config["LOG_FILE"], app.config["LOG_MAX_BYTES"],
+                         app.config["LOG_BACKUPS"])
+    catalog = DatasetCatalog(app.config["CSV_PATH"])
+    store = JobStore(app.config["RESULTS_DIR"])
+    pool = ThreadPool(app.config["NUM_THREADS"], app.config["MAX_PENDING_JOBS"], logger)
+    app.extensions["le_stats_sportif"] = JobService(store, pool, catalog, logger)
+    app.extensions["le_stats_sportif.logger"] = logger
+
+    app.register_blueprint(api)
+    log_requests(app, logger)
+    _answer_errors_in_json(app, logger)
+    logger.info("started: %d threads, data %s, results in %s", pool.num_threads,
+                app.config["CSV_PATH"], app.config["RESULTS_DIR"])
+    return app
+
+
+def _answer_errors_in_json(app, logger):
+    """Every error a client can meet is JSON with a reason, never an HTML page."""
+
+    @app.errorhandler(HTTPException)
+    def http_error(error):
+        response = error.get_response()
+        response.data = jsonify({"status": "error", "reason": error.description}).get_data()
+        response.content_type = "application/json"
+        return response
+
+    @app.errorhandler(Exception)
+    def unexpected_error(error):
+        logger.exception("unexpected error: %r", error)
+        return jsonify({"status": "error", "reason": "internal error"}), 500

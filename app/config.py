@@ -1,0 +1,45 @@
+"""The service's settings: defaults, overridden by the environment or by the caller."""
+import os
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+# Setting -> (environment variable, default, type)
+SETTINGS = {
+    "CSV_PATH": ("LSS_CSV_PATH", os.path.join(ROOT, "nutrition_activity_obesity_usa_subset.csv"), str),
+    "RESULTS_DIR": ("LSS_RESULTS_DIR", os.path.join(ROOT, "results"), str),
+    "LOG_FILE": ("LSS_LOG_FILE", os.path.join(ROOT, "webserver.log"), str),
+    "LOG_MAX_BYTES": ("LSS_LOG_MAX_BYTES", 10 * 1024 * 1024, int),
+    "LOG_BACKUPS": ("LSS_LOG_BACKUPS", 5, int),
+    "NUM_THREADS": ("TP_NUM_OF_THREADS", os.cpu_count() or 1, int),
+    "MAX_PENDING_JOBS": ("LSS_MAX_PENDING_JOBS", 10000, int),
+    "MAX_CONTENT_LENGTH": ("LSS_MAX_BODY_BYTES", 1024 * 1024, int),
+}
+MINIMUMS = {"NUM_THREADS": 1, "MAX_PENDING_JOBS": 0, "LOG_MAX_BYTES": 0, "LOG_BACKUPS": 0,
+            "MAX_CONTENT_LENGTH": 1}
+
+
+class ConfigError(ValueError):
+    """A setting has a value the service cannot use."""
+
+
+def load_config(overrides=None, environ=None):
+    """The settings: `overrides` first, then the environment, then the defaults."""
+    environ = os.environ if environ is None else environ
+    overrides = overrides or {}
+    config = {}
+    for name, (variable, default, kind) in SETTINGS.items():
+        if name in overrides:
+            value, source = overrides[name], name
+        elif environ.get(variable, "").strip():
+            value, source = environ[variable].strip(), variable
+        else:
+            value, source = default, name
+        try:
+            value = kind(value)
+        except (TypeError, ValueError):
+            raise ConfigError(f"{source} must be {kind.__name__}, not {value!r}") from None
+        if name in MINIMUMS and value < MINIMUMS[name]:
+            raise ConfigError(f"{source} must be at least {MINIMUMS[name]}, not {value}")
+        config[name] = value
+    config.update({name: value for name, value in overrides.items() if name not in SETTINGS})
+    return config

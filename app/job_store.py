@@ -1,0 +1,233 @@
+"""Job ids, statuses and result files, kept in one folder.
+
+Every job is recorded in an append-only journal in the results folder when
+it is accepted and again when it finishes, so that after a restart (even
+after kill -9) ids go on from where they were, finished jobs keep their
+answers and accepted jobs that never finished can be run again. Answers live
+in `<job_id>.json` files written atomically; only the statuses, one byte a
+job, are held in memory.
+"""
+import enum
+import json
+import os
+import re
+import threading
+
+JOURNAL_NAME = ".journal"
+RESULT_NAME = re.compile(r"job_id_([1-9][0-9]{0,6})\.json")
+
+
+class JobStatus(enum.Enum):
+    """What a client is told about a job."""
+
+    RUNNING = "running"
+    DONE = "done"
+    ERROR = "error"
+
+
+# One byte a job in memory; 0 means no such job.
+_CODES = {JobStatus.RUNNING: 1, JobStatus.DONE: 2, JobStatus.ERROR: 3}
+_STATUSES = {code: status for status, code in _CODES.items()}
+
+
+class StorageError(OSError):
+    """The results folder could not be written; the message says why."""
+
+
+def job_name(job_id):
+    """The public name of a job: job_id_N."""
+    return f"job_id_{job_id}"
+
+
+def _describe(error):
+    return f"{error.strerror or error} ({error.filename})" if error.filename else str(error)
+
+
+class JobStore:
+    """The jobs of one results folder: create, finish, fail and read them."""
+
+    def __init__(self, results_dir):
+        self.results_dir = os.fspath(results_dir)
+        self._journal_path = os.path.join(self.results_dir, JOURNAL_NAME)
+        # Guards the id counter, the journal file and the status table.
+        self._lock = threading.Lock()
+        self._codes = bytearray(1)
+        self._reasons = {}
+        self._running = 0
+        self._unfinished = {}
+        os.makedirs(self.results_dir, exist_ok=True)
+        self._replay()
+
+    # -- reading ---------------------------------------------------------
+
+    @property
+    def last_id(self):
+        """The newest id handed out (0 before the first job)."""
+        return len(self._codes) - 1
+
+    @property
+    def running_count(self):
+        """Jobs accepted and not yet finished."""
+        return self._running
+
+    def status(self, job_id):
+        """The job's JobStatus, or None when there is no such job."""
+        if 0 < job_id < len(self._codes):
+            return _STATUSES.get(self._codes[job_id])
+        return None
+
+    def reason(self, job_id):
+        """Why a failed job failed."""
+        return self._reasons.get(job_id, "the job failed")
+
+    def result(self, job_id):
+        """The encoded answer of a finished job.
+
+        Raises FileNotFoundError when the file has been removed since.
+        """
+        with open(self._result_path(job_id), "rb") as file:
+            return file.read()
+
+    def statuses(self):
+        """(job id, JobStatus) of every known job, oldest first."""
+        codes = bytes(self._codes)
+        return [(job_id, _STATUSES[code]) for job_id, code in enumerate(codes) if code]
+
+    def take_unfinished(self):
+        """The {job id: spec} of jobs a previous run accepted and never finished.
+
+        They count as running until the caller runs them and records the
+        outcome; the store hands them out once.
+        """
+        unfinished, self._unfinished = self._unfinished, {}
+        return unfinished
+
+    # -- writing ---------------------------------------------------------
+
+    def create(self, spec):
+        """Record a new job described by the JSON-able `spec`; return its id.
+
+        Raises StorageError when the journal cannot be written, and then no
+        job exists: a job that is not recorded could be lost.
+        """
+        with self._lock:
+            job_id = len(self._codes)
+            self._append({"id": job_id, "spec": spec})
+            self._codes.append(_CODES[JobStatus.RUNNING])
+            self._running += 1
+            return job_id
+
+    def finish(self, job_id, encoded):
+        """Store a job's encoded answer and mark it done.
+
+        The answer goes to a temporary file that replaces the final one in a
+        single step, so a reader sees the whole file or none. Raises
+        StorageError (the job stays running) when that fails.
+        """
+        path = self._result_path(job_id)
+        temporary = os.path.join(self.results_dir, f".{job_name(job_id)}.tmp")
+        try:
+            self._write(temporary, encoded)
+            os.replace(temporary, path)
+        except OSError as error:
+            _remove_quietly(temporary)
+            raise StorageError(f"could not write the result: {_describe(error)}") from error
+        self._settle(job_id, JobStatus.DONE, None)
+
+    def fail(self, job_id, reason):
+        """Mark a job failed, for `reason`."""
+        self._settle(job_id, JobStatus.ERROR, reason)
+
+    # -- internals -------------------------------------------------------
+
+    def _result_path(self, job_id):
+        return os.path.join(self.results_dir, f"{job_name(job_id)}.json")
+
+    def _settle(self, job_id, status, reason):
+        with self._lock:
+            if self._codes[job_id] == _CODES[JobStatus.RUNNING]:
+                self._running -= 1
+            self._codes[job_id] = _CODES[status]
+            if reason is not None:
+                self._reasons[job_id] = reason
+            try:
+                self._append({"id": job_id, "status": status.value, "reason": reason})
+            except StorageError:
+                # The outcome stands in memory; after a restart the job is
+                # found unfinished (or done, if its file exists) and rerun.
+                pass
+
+    def _write(self, path, data):
+        try:
+            with open(path, "wb") as file:
+                file.write(data)
+        except FileNotFoundError:
+            # Someone removed the results folder while we were running.
+            os.makedirs(self.results_dir, exist_ok=True)
+            with open(path, "wb") as file:
+                file.write(data)
+
+    def _append(self, entry):
+        line = (json.dumps(entry, separators=(",", ":")) + "\n").encode()
+        try:
+            # Opened for every entry, so a journal deleted with the results
+            # folder is started again rather than written to an unlinked file.
+            os.makedirs(self.results_dir, exist_ok=True)
+            with open(self._journal_path, "ab") as journal:
+                journal.write(line)
+        except OSError as error:
+            raise StorageError(f"could not record the job: {_describe(error)}") from error
+
+    def _replay(self):
+        specs, outcomes = {}, {}
+        for entry in self._read_journal():
+            if "spec" in entry:
+                specs[entry["id"]] = entry["spec"]
+            else:
+                outcomes[entry["id"]] = entry
+        on_disk = self._finished_on_disk()
+        last = max([0, *specs, *outcomes, *on_disk])
+        self._codes = bytearray(last + 1)
+        for job_id in range(1, last + 1):
+            outcome = outcomes.get(job_id)
+            if job_id in on_disk or (outcome and outcome.get("status") == JobStatus.DONE.value):
+                self._codes[job_id] = _CODES[JobStatus.DONE]
+            elif outcome:
+                self._codes[job_id] = _CODES[JobStatus.ERROR]
+                self._reasons[job_id] = outcome.get("reason") or "the job failed"
+            elif job_id in specs:
+                self._codes[job_id] = _CODES[JobStatus.RUNNING]
+                self._unfinished[job_id] = specs[job_id]
+                self._running += 1
+
+    def _read_journal(self):
+        try:
+            with open(self._journal_path, "rb") as journal:
+                lines = journal.read().splitlines()
+        except FileNotFoundError:
+            return []
+        entries = []
+        for line in lines:
+            try:
+                entry = json.loads(line)
+            except ValueError:
+                # A line cut short by a crash; everything before it counts.
+                continue
+            if isinstance(entry, dict) and isinstance(entry.get("id"), int) and 0 < entry["id"] < 10**9:
+                entries.append(entry)
+        return entries
+
+    def _finished_on_disk(self):
+        found = set()
+        for name in os.listdir(self.results_dir):
+            match = RESULT_NAME.fullmatch(name)
+            if match:
+                found.add(int(match.group(1)))
+        return found
+
+
+def _remove_quietly(path):
+    try:
+        os.remove(path)
+    except OSError:
+        pass

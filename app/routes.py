@@ -1,0 +1,124 @@
+"""The HTTP layer: parse and validate, hand work to the jobs, map outcomes to JSON."""
+from flask import Blueprint, Response, current_app, jsonify, request
+
+from app.data_ingestor import STATISTICS
+from app.job_store import JobStatus, StorageError, job_name
+from app.task_runner import PoolFull, PoolShutDown
+from app.validation import RequestError, job_number, json_object, statistic_spec
+
+api = Blueprint("api", __name__)
+
+
+def _service():
+    return current_app.extensions["le_stats_sportif"]
+
+
+def _error(reason, status):
+    return jsonify({"status": "error", "reason": reason}), status
+
+
+@api.errorhandler(RequestError)
+def _refuse(error):
+    current_app.extensions["le_stats_sportif.logger"].info("refused: %s", error.reason)
+    return _error(error.reason, error.status)
+
+
+def _submit(statistic, body):
+    service = _service()
+    spec = statistic_spec(statistic, body, service.catalog)
+    try:
+        job_id = service.submit(spec)
+    except PoolShutDown:
+        return _error("shutting down", 503)
+    except PoolFull:
+        response, status = _error("too many jobs are waiting; try again shortly", 503)
+        response.headers["Retry-After"] = "1"
+        return response, status
+    except StorageError as error:
+        return _error(f"the job could not be recorded: {error}", 503)
+    return jsonify({"job_id": job_name(job_id)})
+
+
+@api.post("/api/<statistic>")
+def submit_statistic(statistic):
+    """POST /api/states_mean and its eight siblings."""
+    if statistic not in STATISTICS:
+        raise RequestError(f"there is no endpoint /api/{statistic}", 404)
+    return _submit(statistic, json_object(request.get_data()))
+
+
+@api.post("/api/start")
+def start():
+    """POST /api/start: {"task": "<statistic>", ...the statistic's body}."""
+    body = json_object(request.get_data())
+    task = body.pop("task", None)
+    if not isinstance(task, str) or task not in STATISTICS:
+        raise RequestError(f'"task" must be one of: {", ".join(STATISTICS)}')
+    return _submit(task, body)
+
+
+def _job_id(text):
+    number = job_number(text)
+    if number is None or _service().store.status(number) is None:
+        raise RequestError("Invalid job_id", 404)
+    return number
+
+
+@api.get("/api/get_results/<path:job_id>")
+@api.get("/api/results/<path:job_id>")
+def get_results(job_id):
+    """A job's status and, once done, its answer, served as stored."""
+    number = _job_id(job_id)
+    store = _service().store
+    status = store.status(number)
+    if status is JobStatus.ERROR:
+        return jsonify({"status": "error", "reason": store.reason(number)})
+    if status is JobStatus.RUNNING:
+        return jsonify({"status": "running"})
+    try:
+        answer = store.result(number)
+    except FileNotFoundError:
+        raise RequestError(f"the result of {job_name(number)} was removed from the results folder",
+                           410) from None
+    return Response(b'{"status": "done", "data": ' + answer + b"}", mimetype="application/json")
+
+
+@api.get("/api/status/<path:job_id>")
+def job_status(job_id):
+    """A job's status alone."""
+    return jsonify({"status": _service().store.status(_job_id(job_id)).value})
+
+
+@api.get("/api/jobs")
+def jobs():
+    """Every job and its status, oldest first."""
+    listing = [{job_name(job_id): status.value} for job_id, status in _service().store.statuses()]
+    return jsonify({"status": "done", "data": listing})
+
+
+@api.get("/api/num_jobs")
+def num_jobs():
+    """How many accepted jobs have not finished."""
+    return jsonify({"num_jobs": _service().store.running_count})
+
+
+@api.get("/api/graceful_shutdown")
+def graceful_shutdown():
+    """Stop intake and drain the queue, without waiting for it."""
+    service = _service()
+    service.shutdown(wait=False)
+    return jsonify({"status": "running" if service.store.running_count else "done"})
+
+
+@api.get("/api/questions")
+def questions():
+    """The questions, each with whether a lower value is better."""
+    listing = [{"question": question, "lower_is_better": lower}
+               for question, lower in _service().catalog.get().questions.items()]
+    return jsonify({"status": "done", "data": listing})
+
+
+@api.get("/api/states")
+def states():
+    """The locations of the data."""
+    return jsonify({"status": "done", "data": _service().catalog.get().locations})
