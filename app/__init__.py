@@ -3,10 +3,14 @@ from flask import Flask, jsonify
 from werkzeug.exceptions import HTTPException
 
 from app.config import load_config
+from app.dashboard import pages
+from app.dataset_folder import DatasetFolder
+from app.dataset_routes import datasets_api
 from app.datasets import DatasetCatalog
 from app.job_store import JobStore
 from app.jobs import JobService
 from app.logs import log_requests, make_logger
+from app.openapi import api_description
 from app.routes import api
 from app.task_runner import ThreadPool
 
@@ -23,13 +27,16 @@ def create_app(config=None):
 
     logger = make_logger(app.config["LOG_FILE"], app.config["LOG_MAX_BYTES"],
                          app.config["LOG_BACKUPS"])
-    catalog = DatasetCatalog(app.config["CSV_PATH"])
+    catalog = DatasetCatalog(app.config["CSV_PATH"], DatasetFolder(app.config["DATASETS_DIR"]), logger)
     store = JobStore(app.config["RESULTS_DIR"])
     pool = ThreadPool(app.config["NUM_THREADS"], app.config["MAX_PENDING_JOBS"], logger)
     app.extensions["le_stats_sportif"] = JobService(store, pool, catalog, logger)
     app.extensions["le_stats_sportif.logger"] = logger
 
     app.register_blueprint(api)
+    app.register_blueprint(datasets_api)
+    app.register_blueprint(api_description)
+    app.register_blueprint(pages)
     log_requests(app, logger)
     _answer_errors_in_json(app, logger)
     logger.info("started: %d threads, data %s, results in %s", pool.num_threads,

@@ -13,9 +13,12 @@ SETTINGS = {
     "NUM_THREADS": ("TP_NUM_OF_THREADS", os.cpu_count() or 1, int),
     "MAX_PENDING_JOBS": ("LSS_MAX_PENDING_JOBS", 10000, int),
     "MAX_CONTENT_LENGTH": ("LSS_MAX_BODY_BYTES", 1024 * 1024, int),
+    "DATASETS_DIR": ("LSS_DATASETS_DIR", os.path.join(ROOT, "datasets"), str),
+    # Uploaded CSV files may be larger than the JSON bodies MAX_CONTENT_LENGTH is for.
+    "MAX_UPLOAD_BYTES": ("LSS_MAX_UPLOAD_BYTES", 64 * 1024 * 1024, int),
 }
 MINIMUMS = {"NUM_THREADS": 1, "MAX_PENDING_JOBS": 0, "LOG_MAX_BYTES": 0, "LOG_BACKUPS": 0,
-            "MAX_CONTENT_LENGTH": 1}
+            "MAX_CONTENT_LENGTH": 1, "MAX_UPLOAD_BYTES": 1}
 
 
 class ConfigError(ValueError):

@@ -4,7 +4,7 @@ from flask import Blueprint, Response, current_app, jsonify, request
 from app.data_ingestor import STATISTICS
 from app.job_store import JobStatus, StorageError, job_name
 from app.task_runner import PoolFull, PoolShutDown
-from app.validation import RequestError, job_number, json_object, statistic_spec
+from app.validation import RequestError, dataset_ingestor, job_number, json_object, statistic_spec
 
 api = Blueprint("api", __name__)
 
@@ -17,7 +17,8 @@ def _error(reason, status):
     return jsonify({"status": "error", "reason": reason}), status
 
 
-@api.errorhandler(RequestError)
+# For every blueprint: the data set routes refuse requests the same way.
+@api.app_errorhandler(RequestError)
 def _refuse(error):
     current_app.extensions["le_stats_sportif.logger"].info("refused: %s", error.reason)
     return _error(error.reason, error.status)
@@ -110,15 +111,19 @@ def graceful_shutdown():
     return jsonify({"status": "running" if service.store.running_count else "done"})
 
 
+def _queried_dataset():
+    return dataset_ingestor(_service().catalog, request.args.get("dataset"))
+
+
 @api.get("/api/questions")
 def questions():
-    """The questions, each with whether a lower value is better."""
+    """The questions of a data set (?dataset=<id>), each with whether a lower value is better."""
     listing = [{"question": question, "lower_is_better": lower}
-               for question, lower in _service().catalog.get().questions.items()]
+               for question, lower in _queried_dataset().questions.items()]
     return jsonify({"status": "done", "data": listing})
 
 
 @api.get("/api/states")
 def states():
-    """The locations of the data."""
-    return jsonify({"status": "done", "data": _service().catalog.get().locations})
+    """The locations of a data set (?dataset=<id>)."""
+    return jsonify({"status": "done", "data": _queried_dataset().locations})

@@ -46,23 +46,31 @@ def _string_field(body, name):
     return value
 
 
+def dataset_ingestor(catalog, dataset):
+    """The DataIngestor of the data set a client named, or of the bundled one for None."""
+    if dataset is None:
+        return catalog.get()
+    if not isinstance(dataset, str):
+        raise RequestError('"dataset" must be a string')
+    try:
+        return catalog.get(dataset)
+    except UnknownDataset:
+        raise RequestError(f"unknown data set {_quote(dataset)}; GET /api/datasets lists them") from None
+
+
 def statistic_spec(statistic, body, catalog):
     """Check a statistics request against its data set; return the job spec."""
     dataset = body.get("dataset")
-    if dataset is not None and not isinstance(dataset, str):
-        raise RequestError('"dataset" must be a string')
-    try:
-        ingestor = catalog.get(dataset) if dataset is not None else catalog.get()
-    except UnknownDataset:
-        raise RequestError(f"unknown data set {_quote(dataset)}; GET /api/datasets lists them") from None
+    ingestor = dataset_ingestor(catalog, dataset)
+    query = "" if dataset is None else f"?dataset={dataset}"
     question = _string_field(body, "question")
     if not ingestor.has_question(question):
-        raise RequestError(f"unknown question {_quote(question)}; GET /api/questions lists the questions")
+        raise RequestError(f"unknown question {_quote(question)}; GET /api/questions{query} lists the questions")
     state = None
     if STATISTICS[statistic]:
         state = _string_field(body, "state")
         if not ingestor.has_state(state):
-            raise RequestError(f"unknown state {_quote(state)}; GET /api/states lists the states")
+            raise RequestError(f"unknown state {_quote(state)}; GET /api/states{query} lists the states")
         if not ingestor.has_rows(question, state):
             raise RequestError(f"{state} has no data for the question {_quote(question)}")
     return make_spec(statistic, question, state, dataset)

@@ -1,0 +1,306 @@
+"""The API's description in OpenAPI 3, and the route that serves it.
+
+Written by hand, next to the routes it describes; unittests/test_openapi.py
+keeps it true by comparing its paths with the app's routes and checking
+real answers against its schemas.
+"""
+from flask import Blueprint, jsonify
+
+from app.data_ingestor import STATISTICS
+
+api_description = Blueprint("api_description", __name__)
+
+QUESTION = "Percent of adults aged 18 years and older who have obesity"
+
+
+def _ref(name):
+    return {"$ref": f"#/components/schemas/{name}"}
+
+
+def _json(schema, description, example=None):
+    content = {"schema": schema}
+    if example is not None:
+        content["example"] = example
+    return {"description": description, "content": {"application/json": content}}
+
+
+def _error(description, reason):
+    return _json(_ref("Error"), description, {"status": "error", "reason": reason})
+
+
+def _listing(item_schema, description):
+    return {"type": "object", "description": description, "required": ["status", "data"],
+            "properties": {"status": {"type": "string", "enum": ["done"]},
+                           "data": {"type": "array", "items": item_schema}}}
+
+
+NUMBER_MAP = {"type": "object", "additionalProperties": {"type": "number"}}
+
+SCHEMAS = {
+    "Error": {
+        "type": "object", "required": ["status", "reason"], "additionalProperties": False,
+        "description": "Every refused request and every failed job: what is wrong, in plain words.",
+        "properties": {"status": {"type": "string", "enum": ["error"]}, "reason": {"type": "string"}},
+    },
+    "QuestionRequest": {
+        "type": "object", "required": ["question"],
+        "properties": {
+            "question": {"type": "string", "description": "One of GET /api/questions."},
+            "dataset": {"type": "string", "description": 'A data set id of GET /api/datasets; '
+                                                         'the bundled data ("default") when left out.'},
+        },
+    },
+    "StateRequest": {
+        "type": "object", "required": ["question", "state"],
+        "properties": {
+            "question": {"type": "string", "description": "One of GET /api/questions."},
+            "state": {"type": "string", "description": "One of GET /api/states with rows for the question."},
+            "dataset": {"type": "string", "description": 'A data set id of GET /api/datasets; '
+                                                         'the bundled data ("default") when left out.'},
+        },
+    },
+    "StartRequest": {
+        "type": "object", "required": ["task", "question"],
+        "description": "The body of one of the nine statistics, with the statistic's name in task.",
+        "properties": {
+            "task": {"type": "string", "enum": list(STATISTICS)},
+            "question": {"type": "string"},
+            "state": {"type": "string", "description": "For the statistics that take a state."},
+            "dataset": {"type": "string"},
+        },
+    },
+    "JobAccepted": {
+        "type": "object", "required": ["job_id"], "additionalProperties": False,
+        "properties": {"job_id": {"type": "string", "pattern": "^job_id_[1-9][0-9]*$"}},
+    },
+    "StateMeans": {**NUMBER_MAP, "description": "{state: number}, one entry a state."},
+    "GlobalMean": {"type": "object", "required": ["global_mean"], "additionalProperties": False,
+                   "properties": {"global_mean": {"type": "number"}}},
+    "CategoryMeans": {**NUMBER_MAP, "description": "{\"('State', 'Category', 'Segment')\": mean}: "
+                                                   "keys are Python's str() of a tuple."},
+    "StateCategoryMeans": {
+        "type": "object", "description": "{state: {\"('Category', 'Segment')\": mean}}, one state.",
+        "additionalProperties": NUMBER_MAP,
+    },
+    "JobRunning": {"type": "object", "required": ["status"], "additionalProperties": False,
+                   "properties": {"status": {"type": "string", "enum": ["running"]}}},
+    "JobDone": {
+        "type": "object", "required": ["status", "data"], "additionalProperties": False,
+        "properties": {
+            "status": {"type": "string", "enum": ["done"]},
+            "data": {"description": "The answer; its shape depends on the statistic.",
+                     "anyOf": [_ref("StateMeans"), _ref("GlobalMean"), _ref("CategoryMeans"),
+                               _ref("StateCategoryMeans")]},
+        },
+    },
+    "JobResult": {"oneOf": [_ref("JobRunning"), _ref("JobDone"), _ref("Error")]},
+    "JobStatus": {"type": "object", "required": ["status"], "additionalProperties": False,
+                  "properties": {"status": {"type": "string", "enum": ["running", "done", "error"]}}},
+    "JobList": _listing({"type": "object", "minProperties": 1, "maxProperties": 1,
+                         "additionalProperties": {"type": "string", "enum": ["running", "done", "error"]}},
+                        "One {job_id: status} object per job, oldest first."),
+    "NumJobs": {"type": "object", "required": ["num_jobs"], "additionalProperties": False,
+                "properties": {"num_jobs": {"type": "integer", "minimum": 0}}},
+    "ShutdownProgress": {"type": "object", "required": ["status"], "additionalProperties": False,
+                         "properties": {"status": {"type": "string", "enum": ["running", "done"]}}},
+    "Questions": _listing({"type": "object", "required": ["question", "lower_is_better"],
+                           "properties": {"question": {"type": "string"},
+                                          "lower_is_better": {"type": "boolean"}}},
+                          "The questions of the data set, each with its direction."),
+    "States": _listing({"type": "string"}, "Every location of the data set."),
+    "Dataset": {
+        "type": "object", "required": ["id", "name", "rows", "questions"], "additionalProperties": False,
+        "properties": {
+            "id": {"type": "string", "description": '"default" for the bundled data, a content hash for uploads.'},
+            "name": {"type": "string", "description": "The file's name."},
+            "rows": {"type": "integer", "minimum": 0},
+            "questions": {"type": "array", "items": {"type": "string"}},
+        },
+    },
+    "DatasetList": {
+        **_listing(_ref("Dataset"), "The bundled data set first, then the uploads, oldest first."),
+        "properties": {"status": {"type": "string", "enum": ["done"]},
+                       "data": {"type": "array", "items": _ref("Dataset")},
+                       "max_upload_bytes": {"type": "integer", "minimum": 1}},
+    },
+    "DatasetStored": {"type": "object", "required": ["status", "data"],
+                      "properties": {"status": {"type": "string", "enum": ["done"]},
+                                     "data": _ref("Dataset")}},
+    "Upload": {"type": "object", "required": ["file"],
+               "properties": {"file": {"type": "string", "format": "binary",
+                                       "description": "A CSV with the columns LocationDesc, Question, "
+                                                      "Data_Value, StratificationCategory1 and Stratification1 "
+                                                      "(others are ignored); Data_Value numeric or empty."}}},
+}
+
+# statistic -> (summary, the schema of its answer, an example answer)
+ANSWERS = {
+    "states_mean": ("The mean of every state, ascending", "StateMeans", {"Colorado": 22.2, "Mississippi": 34.6}),
+    "state_mean": ("The mean of one state", "StateMeans", {"Ohio": 30.1}),
+    "best5": ("The five best states, best first", "StateMeans", {"Colorado": 22.2, "Hawaii": 23.1}),
+    "worst5": ("The five worst states, worst first", "StateMeans", {"Mississippi": 34.6, "Alabama": 33.9}),
+    "global_mean": ("The mean over all rows of the question", "GlobalMean", {"global_mean": 29.2}),
+    "diff_from_mean": ("Global mean minus each state's mean", "StateMeans", {"Colorado": 7.0, "Mississippi": -5.4}),
+    "state_diff_from_mean": ("Global mean minus one state's mean", "StateMeans", {"Ohio": -0.9}),
+    "mean_by_category": ("The mean of every state, category and segment", "CategoryMeans",
+                         {"('Ohio', 'Age (years)', '18 - 24')": 20.4}),
+    "state_mean_by_category": ("The mean of every category and segment of one state", "StateCategoryMeans",
+                               {"Ohio": {"('Age (years)', '18 - 24')": 20.4}}),
+}
+
+JOB_ID = {"name": "job_id", "in": "path", "required": True, "schema": {"type": "string"},
+          "description": "job_id_N, or N alone.", "example": "job_id_1"}
+DATASET = {"name": "dataset", "in": "query", "required": False, "schema": {"type": "string"},
+           "description": "A data set id of GET /api/datasets; the bundled data when left out."}
+BAD_BODY = _error("The body is not a JSON object, or a field is missing, of the wrong type or unknown.",
+                  'unknown question "Percent of cats"; GET /api/questions lists the questions')
+TOO_LARGE = _error("The body is larger than the server accepts.", "Request Entity Too Large")
+REFUSED_WORK = {
+    **_error("Shutting down, or too many jobs are waiting (then Retry-After says when to try again).",
+             "shutting down"),
+    "headers": {"Retry-After": {"schema": {"type": "integer"},
+                                "description": "Seconds to wait; sent when the queue is full."}},
+}
+NO_JOB = _error("No such job.", "Invalid job_id")
+RESULT_GONE = _error("The job finished but its result file was removed.",
+                     "the result of job_id_1 was removed from the results folder")
+BAD_DATASET = _error("The dataset parameter names no data set.",
+                     'unknown data set "abc"; GET /api/datasets lists them')
+
+
+def _html(description):
+    return {"description": description, "content": {"text/html": {"schema": {"type": "string"}}}}
+
+
+def _statistic_operation(statistic):
+    summary, answer, example = ANSWERS[statistic]
+    body = "StateRequest" if STATISTICS[statistic] else "QuestionRequest"
+    request_example = {"question": QUESTION, **({"state": "Ohio"} if STATISTICS[statistic] else {})}
+    return {"post": {
+        "tags": ["Statistics"], "operationId": statistic, "summary": summary,
+        "description": f"Starts a job and answers its id at once; GET /api/get_results/{{job_id}} "
+                       f"gives the answer, a {answer} object, once the job is done.",
+        "requestBody": {"required": True, "content": {"application/json": {
+            "schema": _ref(body), "example": request_example}}},
+        "responses": {"200": _json(_ref("JobAccepted"), "Accepted.", {"job_id": "job_id_1"}),
+                      "400": BAD_BODY, "413": TOO_LARGE, "503": REFUSED_WORK},
+        "x-answer": {"schema": _ref(answer), "example": example},
+    }}
+
+
+def _job_operation(operation_id, summary, schema, example, extra=None):
+    responses = {"200": _json(_ref(schema), summary, example), "404": NO_JOB, **(extra or {})}
+    return {"get": {"tags": ["Jobs"], "operationId": operation_id, "summary": summary,
+                    "parameters": [JOB_ID], "responses": responses}}
+
+
+def _read(tag, operation_id, summary, schema, example, parameters=(), errors=None):
+    operation = {"tags": [tag], "operationId": operation_id, "summary": summary,
+                 "responses": {"200": _json(_ref(schema), summary, example), **(errors or {})}}
+    if parameters:
+        operation["parameters"] = list(parameters)
+    return {"get": operation}
+
+
+def _paths():
+    paths = {f"/api/{statistic}": _statistic_operation(statistic) for statistic in STATISTICS}
+    paths["/api/start"] = {"post": {
+        "tags": ["Statistics"], "operationId": "start", "summary": "Any statistic, named in the body",
+        "description": "The same as POSTing the rest of the body to /api/{task}.",
+        "requestBody": {"required": True, "content": {"application/json": {
+            "schema": _ref("StartRequest"), "example": {"task": "states_mean", "question": QUESTION}}}},
+        "responses": {"200": _json(_ref("JobAccepted"), "Accepted.", {"job_id": "job_id_1"}),
+                      "400": BAD_BODY, "413": TOO_LARGE, "503": REFUSED_WORK},
+    }}
+    result_example = {"status": "done", "data": {"Ohio": 30.1}}
+    paths["/api/get_results/{job_id}"] = _job_operation(
+        "get_results", "A job's status and, once done, its answer", "JobResult", result_example,
+        {"410": RESULT_GONE})
+    paths["/api/results/{job_id}"] = _job_operation(
+        "results", "The same as /api/get_results/{job_id}", "JobResult", result_example, {"410": RESULT_GONE})
+    paths["/api/status/{job_id}"] = _job_operation(
+        "status", "A job's status alone", "JobStatus", {"status": "running"})
+    paths["/api/jobs"] = _read("Jobs", "jobs", "Every job and its status, oldest first", "JobList",
+                               {"status": "done", "data": [{"job_id_1": "done"}, {"job_id_2": "running"}]})
+    paths["/api/num_jobs"] = _read("Jobs", "num_jobs", "How many accepted jobs are not finished",
+                                   "NumJobs", {"num_jobs": 0})
+    paths["/api/graceful_shutdown"] = _read(
+        "Jobs", "graceful_shutdown", "Stop taking jobs; finish the accepted ones", "ShutdownProgress",
+        {"status": "running"})
+    paths["/api/graceful_shutdown"]["get"]["description"] = (
+        "Never waits: answers running while accepted jobs remain and done once all are finished. "
+        "Afterwards every statistics POST gets 503; reads go on working.")
+    paths["/api/questions"] = _read(
+        "Data", "questions", "The questions, each with whether a lower value is better", "Questions",
+        {"status": "done", "data": [{"question": QUESTION, "lower_is_better": True}]},
+        [DATASET], {"400": BAD_DATASET})
+    paths["/api/states"] = _read("Data", "states", "The locations of the data", "States",
+                                 {"status": "done", "data": ["Alabama", "Alaska"]}, [DATASET],
+                                 {"400": BAD_DATASET})
+    paths["/api/datasets"] = {
+        **_read("Data", "list_datasets", "Every data set with its row count and questions", "DatasetList",
+                {"status": "done", "max_upload_bytes": 67108864, "data": [
+                    {"id": "default", "name": "survey.csv", "rows": 18650, "questions": [QUESTION]}]}),
+        "post": {
+            "tags": ["Data"], "operationId": "upload_dataset", "summary": "Upload a CSV file as a data set",
+            "description": "The file is checked, kept under an id made from its content (the same file "
+                           "twice is one data set) and kept across restarts. Name it in a statistics "
+                           'request as "dataset".',
+            "requestBody": {"required": True, "content": {"multipart/form-data": {"schema": _ref("Upload")}}},
+            "responses": {
+                "201": _json(_ref("DatasetStored"), "Stored as a new data set.", {
+                    "status": "done",
+                    "data": {"id": "3f2a9c1b7d4e", "name": "mine.csv", "rows": 120, "questions": [QUESTION]}}),
+                "200": _json(_ref("DatasetStored"), "The same file was uploaded before; its data set."),
+                "400": _error("The file cannot serve as a data set, or there is no file field.",
+                              "the file cannot be used as a data set: missing column(s): Data_Value"),
+                "413": _error("The upload is larger than max_upload_bytes of GET /api/datasets.",
+                              "the upload is larger than the limit of 67108864 bytes"),
+                "415": _error("The body is not multipart/form-data.",
+                              'send the CSV file as multipart/form-data in a field named "file"'),
+                "503": _error("The file could not be stored.", "the data set could not be stored; try again later"),
+            },
+        },
+    }
+    paths["/api/openapi.json"] = {"get": {
+        "tags": ["Pages"], "operationId": "openapi", "summary": "This description",
+        "responses": {"200": {"description": "OpenAPI 3.0 document.",
+                              "content": {"application/json": {"schema": {"type": "object"}}}}}}}
+    paths["/"] = {"get": {"tags": ["Pages"], "operationId": "dashboard",
+                          "summary": "The dashboard: run the statistics and read them as tables, charts and a map",
+                          "responses": {"200": _html("The dashboard page.")}}}
+    paths["/docs"] = {"get": {"tags": ["Pages"], "operationId": "docs", "summary": "This reference as a page",
+                              "responses": {"200": _html("The API reference page.")}}}
+    paths["/static/{filename}"] = {"get": {
+        "tags": ["Pages"], "operationId": "static", "summary": "The pages' style sheets and scripts",
+        "parameters": [{"name": "filename", "in": "path", "required": True, "schema": {"type": "string"},
+                        "example": "css/dashboard.css"}],
+        "responses": {"200": {"description": "The file.", "content": {"*/*": {"schema": {"type": "string"}}}},
+                      "404": _error("No such file.", "Not Found")}}}
+    return paths
+
+
+DESCRIPTION = {
+    "openapi": "3.0.3",
+    "info": {
+        "title": "Le Stats Sportif",
+        "version": "1.0",
+        "description": "Statistics of the US CDC survey of nutrition, physical activity and obesity "
+                       "(BRFSS, 2011 to 2022), or of a CSV file of the same columns that you upload. "
+                       "A statistics POST answers a job id at once; poll GET /api/get_results/{job_id} "
+                       "until its status is done. Every refused request is answered 4xx with "
+                       '{"status": "error", "reason": "..."} and creates no job.',
+    },
+    "tags": [{"name": "Statistics", "description": "Start a job computing one of the nine statistics."},
+             {"name": "Jobs", "description": "Follow jobs and read their answers."},
+             {"name": "Data", "description": "The questions, the states and the data sets."},
+             {"name": "Pages", "description": "The pages for people and this description."}],
+    "paths": _paths(),
+    "components": {"schemas": SCHEMAS},
+}
+
+
+@api_description.get("/api/openapi.json")
+def description():
+    """The OpenAPI 3 description of every route."""
+    return jsonify(DESCRIPTION)
