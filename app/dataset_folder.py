@@ -10,8 +10,8 @@ import hashlib
 import json
 import os
 import re
-import time
 import uuid
+from datetime import datetime, timezone
 
 DATASET_ID = re.compile(r"[0-9a-f]{12}")
 CHUNK_BYTES = 1024 * 1024
@@ -60,7 +60,8 @@ class DatasetFolder:
 
     def keep(self, temporary, dataset_id, name):
         """Make the received file the data set `dataset_id`, shown as `name`."""
-        about = json.dumps({"name": name, "uploaded": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())})
+        uploaded = datetime.now(timezone.utc).isoformat(timespec="microseconds")
+        about = json.dumps({"name": name, "uploaded": uploaded})
         about_temporary = f"{temporary}.json"
         try:
             with open(about_temporary, "w", encoding="utf-8") as file:
