@@ -31,8 +31,10 @@ run_server: install
 run_tests: install_test
 	$(BIN)/python -m pytest unittests
 
+# Over real HTTP: the stored cases, then every question x location x statistic.
 e2e: install_test
 	$(BIN)/python checker/serve_and_check.py
+	$(BIN)/python checker/serve_and_check.py --exhaustive
 
 test: run_tests e2e
 

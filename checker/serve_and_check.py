@@ -45,23 +45,25 @@ def main():
     with tempfile.TemporaryDirectory() as scratch:
         environment = dict(os.environ, LSS_RESULTS_DIR=os.path.join(scratch, "results"),
                            LSS_LOG_FILE=os.path.join(scratch, "webserver.log"))
-        server = subprocess.Popen(
-            [sys.executable, "-m", "flask", "--app", "api_server", "run", "--port", str(port)],
-            cwd=ROOT, env=environment, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        try:
-            if not wait_until_up(url, server):
-                print(f"the server did not start on {url}", file=sys.stderr)
-                return 1
-            checked = subprocess.run(
-                [sys.executable, os.path.join(ROOT, "checker", "checker.py"), "--url", url, *sys.argv[1:]],
-                cwd=ROOT, check=False)
-        finally:
-            server.send_signal(signal.SIGTERM)
+        with subprocess.Popen(
+                [sys.executable, "-m", "flask", "--app", "api_server", "run", "--port", str(port)],
+                cwd=ROOT, env=environment, stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL) as server:
             try:
-                stopped = server.wait(timeout=30) == 0
-            except subprocess.TimeoutExpired:
-                server.kill()
-                stopped = False
+                if not wait_until_up(url, server):
+                    print(f"the server did not start on {url}", file=sys.stderr)
+                    return 1
+                checked = subprocess.run(
+                    [sys.executable, os.path.join(ROOT, "checker", "checker.py"), "--url", url,
+                     *sys.argv[1:]],
+                    cwd=ROOT, check=False)
+            finally:
+                server.send_signal(signal.SIGTERM)
+                try:
+                    stopped = server.wait(timeout=30) == 0
+                except subprocess.TimeoutExpired:
+                    server.kill()
+                    stopped = False
         if not stopped:
             print("the server did not exit cleanly on SIGTERM", file=sys.stderr)
             return 1

@@ -1,0 +1,164 @@
+"""Every route, status code and JSON shape, through Flask's test client."""
+import threading
+
+import pytest
+
+from unittests.conftest import HIGH, LOW, run_job, wait_for
+
+QUESTION_ONLY = {
+    "states_mean": {"Ohio": 15.0, "Texas": 30.0, "Utah": 40.0},
+    "best5": {"Ohio": 15.0, "Texas": 30.0, "Utah": 40.0},
+    "worst5": {"Utah": 40.0, "Texas": 30.0, "Ohio": 15.0},
+    "global_mean": {"global_mean": 25.0},
+    "diff_from_mean": {"Ohio": 10.0, "Texas": -5.0, "Utah": -15.0},
+    "mean_by_category": {"('Ohio', 'Age (years)', '18 - 24')": 10.0, "('Ohio', 'Gender', 'Male')": 20.0,
+                         "('Texas', 'Age (years)', '18 - 24')": 30.0},
+}
+WITH_STATE = {
+    "state_mean": {"Texas": 30.0},
+    "state_diff_from_mean": {"Texas": -5.0},
+    "state_mean_by_category": {"Texas": {"('Age (years)', '18 - 24')": 30.0}},
+}
+
+
+@pytest.mark.parametrize("endpoint", QUESTION_ONLY)
+def test_question_statistics(client, endpoint):
+    answer = run_job(client, endpoint, {"question": LOW})
+    assert answer == {"status": "done", "data": QUESTION_ONLY[endpoint]}
+    assert list(answer["data"]) == list(QUESTION_ONLY[endpoint])
+
+
+@pytest.mark.parametrize("endpoint", WITH_STATE)
+def test_state_statistics(client, endpoint):
+    answer = run_job(client, endpoint, {"question": LOW, "state": "Texas"})
+    assert answer == {"status": "done", "data": WITH_STATE[endpoint]}
+
+
+def test_job_ids_count_from_one_and_results_go_to_disk(client, app):
+    first = client.post("/api/global_mean", json={"question": LOW}).get_json()
+    second = client.post("/api/global_mean", json={"question": HIGH}).get_json()
+    assert (first, second) == ({"job_id": "job_id_1"}, {"job_id": "job_id_2"})
+    assert wait_for(client, "job_id_2").get_json()["data"] == {"global_mean": 60.0}
+    results = app.config["RESULTS_DIR"]
+    with open(f"{results}/job_id_2.json", encoding="utf-8") as file:
+        assert file.read() == '{"global_mean": 60.0}'
+
+
+def test_get_results_accepts_the_bare_number(client):
+    run_job(client, "global_mean", {"question": LOW})
+    assert client.get("/api/get_results/1").get_json() == {"status": "done", "data": {"global_mean": 25.0}}
+    assert client.get("/api/results/job_id_1").get_json()["data"] == {"global_mean": 25.0}
+    assert client.get("/api/status/job_id_1").get_json() == {"status": "done"}
+
+
+@pytest.mark.parametrize("job_id", ["job_id_2", "2", "0", "-1", "job_id_", "abc", "job_id_1x",
+                                    "99999999999999999999999", "..%2F..%2Fetc%2Fpasswd", "a/b"])
+def test_unknown_jobs_are_404(client, job_id):
+    run_job(client, "global_mean", {"question": LOW})
+    for route in ("get_results", "results", "status"):
+        response = client.get(f"/api/{route}/{job_id}")
+        assert response.status_code == 404
+        assert response.get_json() == {"status": "error", "reason": "Invalid job_id"}
+
+
+def test_jobs_and_num_jobs(client):
+    assert client.get("/api/jobs").get_json() == {"status": "done", "data": []}
+    run_job(client, "global_mean", {"question": LOW})
+    run_job(client, "states_mean", {"question": HIGH})
+    assert client.get("/api/jobs").get_json() == {
+        "status": "done", "data": [{"job_id_1": "done"}, {"job_id_2": "done"}]}
+    assert client.get("/api/num_jobs").get_json() == {"num_jobs": 0}
+
+
+def test_start_alias(client):
+    response = client.post("/api/start", json={"task": "state_mean", "question": LOW, "state": "Ohio"})
+    assert wait_for(client, response.get_json()["job_id"]).get_json()["data"] == {"Ohio": 15.0}
+    refused = client.post("/api/start", json={"task": "nope", "question": LOW})
+    assert refused.status_code == 400 and "task" in refused.get_json()["reason"]
+
+
+def test_questions_and_states(client):
+    assert client.get("/api/questions").get_json() == {"status": "done", "data": [
+        {"question": LOW, "lower_is_better": True}, {"question": HIGH, "lower_is_better": False}]}
+    assert client.get("/api/states").get_json() == {
+        "status": "done", "data": ["Guam", "Ohio", "Texas", "Utah"]}
+
+
+@pytest.mark.parametrize("endpoint, body, status, reason", [
+    ("states_mean", b"", 400, "empty"),
+    ("states_mean", b"{not json", 400, "not valid JSON"),
+    ("states_mean", b'{"question": "x"', 400, "not valid JSON"),
+    ("states_mean", b"[1, 2]", 400, "JSON object"),
+    ("states_mean", b'"text"', 400, "JSON object"),
+    ("states_mean", b"{}", 400, 'no "question"'),
+    ("states_mean", b'{"question": 5}', 400, '"question" must be a string'),
+    ("states_mean", b'{"question": "What?"}', 400, "GET /api/questions"),
+    ("state_mean", ('{"question": "%s"}' % LOW).encode(), 400, 'no "state"'),
+    ("state_mean", ('{"question": "%s", "state": ["Ohio"]}' % LOW).encode(), 400, '"state" must be a string'),
+    ("state_mean", ('{"question": "%s", "state": "Atlantis"}' % LOW).encode(), 400, "unknown state"),
+    ("state_mean", ('{"question": "%s", "state": "Texas"}' % HIGH).encode(), 400, "no data"),
+    ("states_mean", b"[" * 100000 + b"]" * 100000, 400, "not valid JSON"),
+    ("nope", b'{"question": "x"}', 404, "no endpoint"),
+])
+def test_bad_requests_get_a_reason_and_no_job(client, endpoint, body, status, reason):
+    response = client.post(f"/api/{endpoint}", data=body, content_type="application/json")
+    assert response.status_code == status
+    payload = response.get_json()
+    assert payload["status"] == "error" and reason in payload["reason"]
+    assert client.get("/api/jobs").get_json()["data"] == []
+
+
+def test_a_body_over_the_limit_is_413(make_app):
+    client = make_app(MAX_CONTENT_LENGTH=1000).test_client()
+    response = client.post("/api/states_mean", data=b"x" * 2000, content_type="application/json")
+    assert response.status_code == 413
+    assert response.get_json()["status"] == "error"
+
+
+def test_wrong_methods_and_unknown_urls_answer_json(client):
+    response = client.delete("/api/jobs")
+    assert response.status_code == 405 and response.get_json()["status"] == "error"
+    assert "GET" in response.headers["Allow"]
+    response = client.get("/api/nothing/here")
+    assert response.status_code == 404 and response.get_json()["status"] == "error"
+
+
+def test_a_form_encoded_json_body_is_accepted(client):
+    # curl -d sends application/x-www-form-urlencoded unless told otherwise.
+    response = client.post("/api/global_mean", data=('{"question": "%s"}' % LOW).encode(),
+                           content_type="application/x-www-form-urlencoded")
+    assert response.status_code == 200
+
+
+def test_graceful_shutdown_drains_and_then_refuses(client, app):
+    ingestor = app.extensions["le_stats_sportif"].catalog.get()
+    release = threading.Event()
+    original = ingestor.global_mean
+
+    def slow_global_mean(question):
+        release.wait(10)
+        return original(question)
+
+    ingestor.global_mean = slow_global_mean
+    job = client.post("/api/global_mean", json={"question": LOW}).get_json()["job_id"]
+    assert client.get("/api/graceful_shutdown").get_json() == {"status": "running"}
+    refused = client.post("/api/global_mean", json={"question": LOW})
+    assert refused.status_code == 503
+    assert refused.get_json() == {"status": "error", "reason": "shutting down"}
+    assert client.get("/api/num_jobs").get_json() == {"num_jobs": 1}
+    assert client.get(f"/api/get_results/{job}").get_json() == {"status": "running"}
+    release.set()
+    assert wait_for(client, job).get_json() == {"status": "done", "data": {"global_mean": 25.0}}
+    assert client.get("/api/graceful_shutdown").get_json() == {"status": "done"}
+    assert client.get("/api/jobs").get_json()["data"] == [{"job_id_1": "done"}]
+
+
+def test_a_failing_job_is_an_error_and_the_workers_go_on(make_app):
+    app = make_app(NUM_THREADS=1)
+    client = app.test_client()
+    ingestor = app.extensions["le_stats_sportif"].catalog.get()
+    ingestor.best5 = lambda question: 1 / 0
+    failed = run_job(client, "best5", {"question": LOW})
+    assert failed["status"] == "error" and "ZeroDivisionError" in failed["reason"]
+    assert client.get("/api/status/1").get_json() == {"status": "error"}
+    assert run_job(client, "global_mean", {"question": LOW})["data"] == {"global_mean": 25.0}
