@@ -4,7 +4,7 @@ PYTHON ?= python3
 VENV := venv
 BIN := $(VENV)/bin
 
-.PHONY: create_venv install install_test run_server run_tests e2e test lint clean
+.PHONY: create_venv install install_test browser run_server run_tests e2e test lint clean
 
 create_venv: $(BIN)/python
 
@@ -19,7 +19,14 @@ $(VENV)/.installed: requirements.txt | $(BIN)/python
 	$(BIN)/python -m pip install --quiet -r requirements.txt
 	touch $@
 
-install_test: $(VENV)/.installed-test
+install_test: $(VENV)/.installed-test browser
+
+# The browser tests drive the system's Chromium (Playwright's own browser
+# download is never used); a fresh machine gets it from the distribution.
+browser:
+	@test -x /usr/bin/chromium || { \
+	  if [ "$$(id -u)" = 0 ]; then apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y chromium; \
+	  else sudo apt-get update && sudo DEBIAN_FRONTEND=noninteractive apt-get install -y chromium; fi; }
 
 $(VENV)/.installed-test: requirements.txt requirements-test.txt | $(BIN)/python
 	$(BIN)/python -m pip install --quiet -r requirements-test.txt

@@ -44,7 +44,8 @@ def main():
     url = f"http://127.0.0.1:{port}"
     with tempfile.TemporaryDirectory() as scratch:
         environment = dict(os.environ, LSS_RESULTS_DIR=os.path.join(scratch, "results"),
-                           LSS_LOG_FILE=os.path.join(scratch, "webserver.log"))
+                           LSS_LOG_FILE=os.path.join(scratch, "webserver.log"),
+                           LSS_DATASETS_DIR=os.path.join(scratch, "datasets"))
         with subprocess.Popen(
                 [sys.executable, "-m", "flask", "--app", "api_server", "run", "--port", str(port)],
                 cwd=ROOT, env=environment, stdout=subprocess.DEVNULL,

@@ -34,7 +34,8 @@ class TestWebserver(unittest.TestCase):
     def setUpClass(cls):
         cls.scratch = tempfile.mkdtemp()
         cls.app = create_app({"CSV_PATH": str(CSV), "RESULTS_DIR": f"{cls.scratch}/results",
-                              "LOG_FILE": f"{cls.scratch}/webserver.log", "NUM_THREADS": 2})
+                              "LOG_FILE": f"{cls.scratch}/webserver.log",
+                              "DATASETS_DIR": f"{cls.scratch}/datasets", "NUM_THREADS": 2})
         cls.client = cls.app.test_client()
         cls.ingestor = DataIngestor(CSV)
 

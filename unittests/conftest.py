@@ -37,7 +37,8 @@ def fixture_make_app(tmp_path, small_csv):
 
     def make(**overrides):
         config = {"CSV_PATH": str(small_csv), "RESULTS_DIR": str(tmp_path / "results"),
-                  "LOG_FILE": str(tmp_path / "webserver.log"), "NUM_THREADS": 2}
+                  "LOG_FILE": str(tmp_path / "webserver.log"), "DATASETS_DIR": str(tmp_path / "datasets"),
+                  "NUM_THREADS": 2}
         config.update(overrides)
         app = create_app(config)
         app.config["TESTING"] = True

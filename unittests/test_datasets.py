@@ -7,7 +7,7 @@ import pytest
 
 from app.task_runner import WorkItem
 from checker.reference import ENDPOINTS, STATE_ENDPOINTS, Reference, compare
-from dataset_support import (BUNDLED_CSV, HEADER, OBESITY, csv_text, make_app, own_rows, stop, upload,
+from unittests.dataset_support import (BUNDLED_CSV, HEADER, OBESITY, csv_text, make_app, own_rows, stop, upload,
                              wait_for, write_csv)
 
 

@@ -10,7 +10,7 @@ import pytest
 
 from app.data_ingestor import STATISTICS, DataIngestor
 from app.task_runner import WorkItem
-from dataset_support import OBESITY, csv_text, make_app, own_rows, stop, upload, wait_for
+from unittests.dataset_support import OBESITY, csv_text, make_app, own_rows, stop, upload, wait_for
 
 IGNORED_METHODS = {"HEAD", "OPTIONS"}
 

@@ -38,7 +38,7 @@ def fixture_pool():
 def test_the_thread_count_follows_tp_num_of_threads(monkeypatch, tmp_path, small_csv):
     monkeypatch.setenv("TP_NUM_OF_THREADS", "3")
     app = create_app({"CSV_PATH": str(small_csv), "RESULTS_DIR": str(tmp_path / "r"),
-                      "LOG_FILE": str(tmp_path / "log")})
+                      "LOG_FILE": str(tmp_path / "log"), "DATASETS_DIR": str(tmp_path / "d")})
     pool = app.extensions["le_stats_sportif"].pool
     try:
         assert pool.num_threads == 3

@@ -69,7 +69,8 @@ function barOf(row) {
 
 function statesView(context, data, width) {
   const { analysis, lowerIsBetter, globalMean } = context;
-  const ranked = rankedStates(data, lowerIsBetter);
+  // As the answer has them: the worst five worst first, everything else best first.
+  const ranked = rankedStates(data, lowerIsBetter, (analysis === "worst5") === lowerIsBetter);
   const toneOf = tones(ranked.length, analysis);
   const rows = ranked.map((entry, index) => ({ ...entry, rank: index + 1, tone: toneOf(index) }));
   const best = rows[0];
@@ -98,10 +99,11 @@ function statesView(context, data, width) {
   const table = sortableTable(
     [{ key: "rank", label: "Rank", numeric: true }, { key: "state", label: "State" },
      { key: "value", label: "Mean", numeric: true, format: (value) => number(value) }],
-    rows, { sort: { key: "rank", descending: false }, caption: "States ranked from best to worst", className: "ranked" });
+    rows, { sort: { key: "rank", descending: false }, className: "ranked",
+            caption: analysis === "worst5" ? "States ranked from worst to best" : "States ranked from best to worst" });
   return [jumpLinks([["view-map", "Map"], ["view-chart", "Chart"], ["view-table", "Table"]]), cards,
     section("view-map", "Map", map),
-    section("view-chart", `Ranked, best first (${direction(lowerIsBetter)})`, key, h("div", { class: "chart-wrap" }, chart)),
+    section("view-chart", `Ranked, ${analysis === "worst5" ? "worst" : "best"} first (${direction(lowerIsBetter)})`, key, h("div", { class: "chart-wrap" }, chart)),
     section("view-table", "Table", table)];
 }
 

@@ -1,0 +1,377 @@
+"""The dashboard and the API page in a real browser (the system's Chromium, headless).
+
+A server runs in a thread on a free port with its own temporary folders. The
+tests use the page as a person would and check what it shows against the
+independent reference of checker/reference.py. Screenshots of the main views
+are saved under screenshots/.
+"""
+import ast
+import json
+import os
+import threading
+import urllib.error
+import urllib.request
+
+import pytest
+from playwright.sync_api import sync_playwright
+from werkzeug.serving import make_server
+
+from app.task_runner import WorkItem
+from checker.reference import Reference, compare
+from unittests.dataset_support import (BUNDLED_CSV, MUSCLE, OBESITY, ROOT, csv_text, make_app, own_rows, stop,
+                                       write_csv)
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                 "--disable-component-update", "--no-first-run"]
+SCREENSHOTS = os.path.join(ROOT, "screenshots")
+DESKTOP = {"width": 1400, "height": 900}
+PHONE = {"width": 390, "height": 844}
+WAIT_MS = 20000
+
+
+@pytest.fixture(name="reference", scope="module")
+def fixture_reference():
+    return Reference(BUNDLED_CSV)
+
+
+@pytest.fixture(name="server", scope="module")
+def fixture_server(tmp_path_factory):
+    """(base URL, app) of a server on a free port."""
+    app = make_app(str(tmp_path_factory.mktemp("browser")), MAX_UPLOAD_BYTES=200_000)
+    http = make_server("127.0.0.1", 0, app, threaded=True)
+    thread = threading.Thread(target=http.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{http.server_port}", app
+    http.shutdown()
+    thread.join(10)
+    stop(app)
+
+
+@pytest.fixture(name="browser", scope="module")
+def fixture_browser():
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield browser
+        browser.close()
+
+
+class Dashboard:
+    """A page of the dashboard, and what it can be asked to do."""
+
+    def __init__(self, page, url):
+        self.page = page
+        self.url = url
+        self.problems = []
+        self.requested = []
+        page.on("pageerror", lambda error: self.problems.append(f"page error: {error}"))
+        page.on("console", lambda message: message.type == "error" and self.problems.append(message.text))
+        page.on("request", lambda request: self.requested.append(request.url))
+        page.set_default_timeout(WAIT_MS)
+
+    def open(self, path="/"):
+        self.page.goto(self.url + path)
+        self.page.wait_for_selector("body[data-ready=true]")
+        return self
+
+    def run(self, analysis, question, state=None):
+        """Submit through the form and wait until the new job's answer is shown."""
+        before = self.page.locator(".job-id").first.text_content() if self.page.locator(".job-id").count() else ""
+        self.page.select_option("#analysis", analysis)
+        self.page.select_option("#question", question)
+        if state:
+            self.page.select_option("#state", state)
+        self.page.click("#submit")
+        self.wait_for_answer(before)
+
+    def wait_for_answer(self, before):
+        self.page.wait_for_function(
+            """(before) => {
+                 const id = document.querySelector('.job-id');
+                 const status = document.querySelector('#job-status');
+                 return id && id.textContent !== before && status && status.textContent === 'done';
+               }""", arg=before)
+
+    def table(self):
+        """{state: value} of the answer's ranked table, and the states in the order shown."""
+        rows = self.page.eval_on_selector_all(
+            "#view-table tbody tr", "rows => rows.map(row => [...row.cells].map(cell => cell.textContent))")
+        return {state: number(value) for _, state, value in rows}, [state for _, state, _ in rows]
+
+    def grouped_table(self):
+        """{"('Category', 'Segment')": value} of the by-category table."""
+        return self.page.evaluate("""() => {
+            const found = {};
+            for (const group of document.querySelectorAll('#view-table tbody')) {
+              const category = group.querySelector('tr.group th').textContent;
+              for (const row of group.querySelectorAll('tr:not(.group)')) {
+                found[JSON.stringify([category, row.cells[0].textContent])] = row.cells[1].textContent;
+              }
+            }
+            return found;
+          }""")
+
+    def stat(self, index=0):
+        return number(self.page.locator(".stat-value").nth(index).text_content())
+
+    def bars(self, selector="#view-chart svg.bar-chart rect.bar"):
+        return self.page.locator(selector).count()
+
+    def screenshot(self, name):
+        os.makedirs(SCREENSHOTS, exist_ok=True)
+        self.page.screenshot(path=os.path.join(SCREENSHOTS, f"{name}.png"), full_page=True)
+
+    def assert_healthy(self, refusals=False):
+        """No script error, no console error and nothing fetched from elsewhere.
+
+        The browser logs every 4xx answer to the console; with `refusals`
+        those are expected.
+        """
+        refused = "Failed to load resource: the server responded with a status of 4"
+        problems = [problem for problem in self.problems if not (refusals and problem.startswith(refused))]
+        assert not problems, problems
+        outside = [url for url in self.requested if not url.startswith(self.url)]
+        assert not outside, f"the page fetched from elsewhere: {outside}"
+
+
+@pytest.fixture(name="dashboard")
+def fixture_dashboard(browser, server):
+    context = browser.new_context(viewport=DESKTOP)
+    yield Dashboard(context.new_page(), server[0])
+    context.close()
+
+
+@pytest.fixture(name="phone")
+def fixture_phone(browser, server):
+    context = browser.new_context(viewport=PHONE, is_mobile=True, has_touch=True, device_scale_factor=2)
+    yield Dashboard(context.new_page(), server[0])
+    context.close()
+
+
+def number(text):
+    """A number as the page prints it: a real minus sign, a + for gains."""
+    return float(text.replace("\u2212", "-").replace("+", ""))
+
+
+def as_tuple_keys(grouped):
+    return {str(tuple(json.loads(key))): number(value) for key, value in grouped.items()}
+
+
+def test_states_mean_shows_the_reference_numbers_in_a_table_a_chart_and_a_map(dashboard, reference):
+    dashboard.open().run("states_mean", OBESITY)
+    expected = reference.states_mean(OBESITY)
+    shown, order = dashboard.table()
+    assert compare(expected, shown) is None
+    # Lower is better for this question: the best state is the lowest, first.
+    assert order == sorted(expected, key=lambda state: (expected[state], state))
+    assert dashboard.bars() == len(expected)
+    best = dashboard.page.eval_on_selector_all("#view-chart .bar-row.best", "rows => rows.map(r => r.dataset.label)")
+    worst = dashboard.page.eval_on_selector_all("#view-chart .bar-row.worst", "rows => rows.map(r => r.dataset.label)")
+    assert best == order[:5] and worst == order[-5:]
+    assert dashboard.page.locator("#view-chart .reference-line").count() == 1
+    mean_text = dashboard.page.locator(".chart-key").text_content()
+    assert f"global mean {reference.global_mean(OBESITY)['global_mean']:.2f}" in mean_text
+    assert dashboard.page.locator("#view-map g.tile:not(.empty)").count() == len(expected)
+    assert "lower is better" in dashboard.page.locator("#view-map .legend").text_content()
+    dashboard.screenshot("dashboard-states-mean-desktop")
+    dashboard.assert_healthy()
+
+
+def test_a_table_sorts_from_the_keyboard(dashboard, reference):
+    dashboard.open().run("states_mean", MUSCLE)
+    expected = reference.states_mean(MUSCLE)
+    _, order = dashboard.table()
+    # Higher is better for this question: the highest first.
+    assert order == sorted(expected, key=lambda state: (-expected[state], state))
+    dashboard.page.locator("#view-table th button", has_text="State").focus()
+    dashboard.page.keyboard.press("Enter")
+    _, order = dashboard.table()
+    assert order == sorted(expected)
+    dashboard.page.keyboard.press("Enter")
+    _, order = dashboard.table()
+    assert order == sorted(expected, reverse=True)
+    dashboard.assert_healthy()
+
+
+@pytest.mark.parametrize("analysis", ["best5", "worst5", "diff_from_mean"])
+def test_rankings_and_differences(dashboard, reference, analysis):
+    dashboard.open().run(analysis, MUSCLE)
+    expected = reference.answer(analysis, {"question": MUSCLE})
+    shown, order = dashboard.table()
+    assert compare(expected, shown) is None
+    assert dashboard.bars() == len(expected)
+    if analysis != "diff_from_mean":
+        assert order == list(expected)
+    dashboard.assert_healthy()
+
+
+@pytest.mark.parametrize("analysis", ["global_mean", "state_mean", "state_diff_from_mean"])
+def test_single_numbers(dashboard, reference, analysis):
+    body = {"question": OBESITY, "state": "Guam"}
+    dashboard.open().run(analysis, OBESITY, "Guam" if analysis != "global_mean" else None)
+    (expected,) = reference.answer(analysis, body).values()
+    assert abs(dashboard.stat() - expected) <= 0.01
+    if analysis != "global_mean":
+        assert dashboard.page.locator("#view-map g.tile.marked").get_attribute("data-location") == "Guam"
+    dashboard.assert_healthy()
+
+
+def test_one_state_by_category(dashboard, reference):
+    dashboard.open().run("state_mean_by_category", OBESITY, "Virgin Islands")
+    expected = reference.state_mean_by_category(OBESITY, "Virgin Islands")["Virgin Islands"]
+    assert compare(expected, as_tuple_keys(dashboard.grouped_table())) is None
+    categories = {ast.literal_eval(key)[0] for key in expected}
+    assert dashboard.page.locator("#view-chart figure.category-chart").count() == len(categories)
+    assert dashboard.bars("#view-chart rect.bar") == len(expected)
+    dashboard.assert_healthy()
+
+
+def test_every_state_by_category_with_a_state_picker(dashboard, reference):
+    dashboard.open().run("mean_by_category", MUSCLE)
+    every = reference.mean_by_category(MUSCLE)
+    for state in ("National", "Ohio"):
+        if state != "National":
+            dashboard.page.select_option("#shown-state", state)
+        expected = {str(ast.literal_eval(key)[1:]): value
+                    for key, value in every.items() if ast.literal_eval(key)[0] == state}
+        assert compare(expected, as_tuple_keys(dashboard.grouped_table())) is None
+        assert dashboard.bars("#view-chart rect.bar") == len(expected)
+    dashboard.screenshot("dashboard-by-category-desktop")
+    dashboard.page.select_option("#mapped-segment", index=1)
+    category, segment = json.loads(dashboard.page.eval_on_selector("#mapped-segment", "select => select.value"))
+    having = [key for key in map(ast.literal_eval, every) if key[1:] == (category, segment)]
+    assert dashboard.page.locator("#view-map g.tile:not(.empty)").count() == len(having)
+    dashboard.assert_healthy()
+
+
+def test_a_refused_request_shows_the_server_reason(dashboard, reference):
+    question = next(q for q in reference.questions() if "Virgin Islands" not in reference.states(q))
+    dashboard.open()
+    jobs_before = urllib.request.urlopen(dashboard.url + "/api/jobs").read()
+    dashboard.page.select_option("#analysis", "state_mean")
+    dashboard.page.select_option("#question", question)
+    dashboard.page.select_option("#state", "Virgin Islands")
+    dashboard.page.click("#submit")
+    refusal = dashboard.page.locator("#refusal")
+    refusal.wait_for(state="visible")
+    request = urllib.request.Request(dashboard.url + "/api/state_mean", method="POST",
+                                     data=json.dumps({"question": question, "state": "Virgin Islands"}).encode(),
+                                     headers={"Content-Type": "application/json"})
+    with pytest.raises(urllib.error.HTTPError) as refused:
+        urllib.request.urlopen(request)
+    reason = json.loads(refused.value.read())["reason"]
+    assert reason.startswith("Virgin Islands has no data for the question")
+    assert refusal.text_content() == f"Refused: {reason}"
+    assert urllib.request.urlopen(dashboard.url + "/api/jobs").read() == jobs_before
+    dashboard.screenshot("dashboard-refused-desktop")
+    dashboard.assert_healthy(refusals=True)
+
+
+def test_the_job_list_and_pending_count_follow_the_server(dashboard, server):
+    _, app = server
+    dashboard.open()
+    gate = threading.Event()
+    pool = app.extensions["le_stats_sportif"].pool
+    for _ in range(pool.num_threads):
+        pool.submit(lambda: WorkItem(gate.wait, lambda *_: None))
+    try:
+        dashboard.page.select_option("#analysis", "global_mean")
+        dashboard.page.select_option("#question", OBESITY)
+        dashboard.page.click("#submit")
+        dashboard.page.wait_for_selector("#job-status.running")
+        job_id = dashboard.page.locator(".job-id").text_content()
+        dashboard.page.wait_for_selector(f'#job-list button[data-job="{job_id}"] .chip.running')
+        dashboard.page.wait_for_function("() => document.querySelector('#num-jobs').textContent !== '0 pending'")
+    finally:
+        gate.set()
+    dashboard.page.wait_for_selector("#job-status.done")
+    dashboard.page.wait_for_selector(f'#job-list button[data-job="{job_id}"] .chip.done')
+    dashboard.page.wait_for_function("() => document.querySelector('#num-jobs').textContent === '0 pending'")
+    assert "Global mean" in dashboard.page.locator(f'#job-list button[data-job="{job_id}"]').text_content()
+    dashboard.assert_healthy()
+
+
+def test_everything_from_the_keyboard(dashboard, reference):
+    dashboard.open()
+    page = dashboard.page
+    for target in ("dataset", "upload-file", "analysis"):
+        while page.evaluate("document.activeElement.id") != target:
+            page.keyboard.press("Tab")
+    page.keyboard.press("ArrowDown")
+    assert page.evaluate("document.activeElement.value") == "best5"
+    page.keyboard.press("Tab")
+    page.keyboard.press("Tab")
+    assert page.evaluate("document.activeElement.id") == "submit"
+    page.keyboard.press("Enter")
+    dashboard.wait_for_answer("")
+    question = page.eval_on_selector("#question", "select => select.value")
+    assert compare(reference.best5(question), dashboard.table()[0]) is None
+    dashboard.assert_healthy()
+
+
+def test_an_upload_is_analysed_like_the_survey(dashboard, tmp_path):
+    text = csv_text(own_rows(scale=1.25))
+    path = write_csv(tmp_path / "my-survey.csv", text)
+    reference = Reference(path)
+    dashboard.open()
+    dashboard.page.set_input_files("#upload-file", str(path))
+    status = dashboard.page.locator("#upload-status.ok")
+    status.wait_for()
+    assert status.text_content().startswith(f"Added my-survey.csv: {len(own_rows())} rows, 2 questions.")
+    assert dashboard.page.eval_on_selector("#dataset option:checked", "option => option.textContent") == "my-survey.csv"
+    offered = dashboard.page.eval_on_selector_all("#question option", "options => options.map(o => o.value)")
+    assert sorted(offered) == reference.questions()
+    states = dashboard.page.eval_on_selector_all("#state option", "options => options.map(o => o.value)")
+    assert states == ["Guam", "Ohio", "Utah", "Vermont"]
+    question = "Percent of adults who enjoy tests"
+    dashboard.run("states_mean", question)
+    assert compare(reference.states_mean(question), dashboard.table()[0]) is None
+    assert dashboard.bars() == 4
+    assert "my-survey.csv" in dashboard.page.locator(".eyebrow").text_content()
+    dashboard.screenshot("dashboard-upload-desktop")
+    dashboard.run("state_mean_by_category", question, "Utah")
+    assert compare(reference.state_mean_by_category(question, "Utah")["Utah"],
+                   as_tuple_keys(dashboard.grouped_table())) is None
+    dashboard.assert_healthy()
+
+
+def test_a_bad_upload_shows_the_reason_and_changes_nothing(dashboard, tmp_path):
+    path = write_csv(tmp_path / "wrong.csv", "LocationDesc,Question,Value\nOhio,Q,1\n")
+    dashboard.open()
+    before = dashboard.page.eval_on_selector_all("#dataset option", "options => options.map(o => o.value)")
+    dashboard.page.set_input_files("#upload-file", str(path))
+    status = dashboard.page.locator("#upload-status.error")
+    status.wait_for()
+    assert status.text_content() == ("Refused: the file cannot be used as a data set: missing column(s): "
+                                     "Data_Value, StratificationCategory1, Stratification1")
+    after = dashboard.page.eval_on_selector_all("#dataset option", "options => options.map(o => o.value)")
+    assert after == before
+    dashboard.assert_healthy(refusals=True)
+
+
+def test_phone_width(phone, reference):
+    phone.open()
+    phone.screenshot("dashboard-start-phone")
+    phone.run("states_mean", OBESITY)
+    assert compare(reference.states_mean(OBESITY), phone.table()[0]) is None
+    assert phone.page.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]
+    phone.screenshot("dashboard-states-mean-phone")
+    phone.run("state_mean_by_category", MUSCLE, "Ohio")
+    assert phone.page.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]
+    phone.screenshot("dashboard-by-category-phone")
+    phone.assert_healthy()
+
+
+def test_the_api_page_lists_every_operation(dashboard, phone):
+    spec = dashboard.open("/docs").page.evaluate("fetch('/api/openapi.json').then(r => r.json())")
+    shown = dashboard.page.eval_on_selector_all(
+        "article.operation", "items => items.map(i => i.querySelector('.method').textContent + ' ' + i.querySelector('h3').textContent)")
+    assert sorted(shown) == sorted(f"{method.upper()} {path}" for path, operations in spec["paths"].items()
+                                   for method in operations)
+    assert "job_id_N, or N alone." in dashboard.page.locator("#reference").text_content()
+    dashboard.screenshot("docs-desktop")
+    phone.open("/docs")
+    assert phone.page.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]
+    phone.screenshot("docs-phone")
+    dashboard.assert_healthy()
+    phone.assert_healthy()
