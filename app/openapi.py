@@ -111,7 +111,8 @@ SCHEMAS = {
     "Dataset": {
         "type": "object", "required": ["id", "name", "rows", "questions"], "additionalProperties": False,
         "properties": {
-            "id": {"type": "string", "description": '"default" for the bundled data, a content hash for uploads.'},
+            "id": {"type": "string",
+                   "description": '"default" for the bundled data, a content hash for uploads.'},
             "name": {"type": "string", "description": "The file's name."},
             "rows": {"type": "integer", "minimum": 0},
             "questions": {"type": "array", "items": {"type": "string"}},
@@ -128,19 +129,22 @@ SCHEMAS = {
                                      "data": _ref("Dataset")}},
     "Upload": {"type": "object", "required": ["file"],
                "properties": {"file": {"type": "string", "format": "binary",
-                                       "description": "A CSV with the columns LocationDesc, Question, "
-                                                      "Data_Value, StratificationCategory1 and Stratification1 "
-                                                      "(others are ignored); Data_Value numeric or empty."}}},
+                                       "description": (
+                                           "A CSV with the columns LocationDesc, Question, Data_Value, "
+                                           "StratificationCategory1 and Stratification1 (others are "
+                                           "ignored); Data_Value numeric or empty.")}}},
 }
 
 # statistic -> (summary, the schema of its answer, an example answer)
 ANSWERS = {
-    "states_mean": ("The mean of every state, ascending", "StateMeans", {"Colorado": 22.2, "Mississippi": 34.6}),
+    "states_mean": ("The mean of every state, ascending", "StateMeans",
+                    {"Colorado": 22.2, "Mississippi": 34.6}),
     "state_mean": ("The mean of one state", "StateMeans", {"Ohio": 30.1}),
     "best5": ("The five best states, best first", "StateMeans", {"Colorado": 22.2, "Hawaii": 23.1}),
     "worst5": ("The five worst states, worst first", "StateMeans", {"Mississippi": 34.6, "Alabama": 33.9}),
     "global_mean": ("The mean over all rows of the question", "GlobalMean", {"global_mean": 29.2}),
-    "diff_from_mean": ("Global mean minus each state's mean", "StateMeans", {"Colorado": 7.0, "Mississippi": -5.4}),
+    "diff_from_mean": ("Global mean minus each state's mean", "StateMeans",
+                       {"Colorado": 7.0, "Mississippi": -5.4}),
     "state_diff_from_mean": ("Global mean minus one state's mean", "StateMeans", {"Ohio": -0.9}),
     "mean_by_category": ("The mean of every state, category and segment", "CategoryMeans",
                          {"('Ohio', 'Age (years)', '18 - 24')": 20.4}),
@@ -194,7 +198,7 @@ def _job_operation(operation_id, summary, schema, example, extra=None):
                     "parameters": [JOB_ID], "responses": responses}}
 
 
-def _read(tag, operation_id, summary, schema, example, parameters=(), errors=None):
+def _read(tag, operation_id, summary, schema, example, *, parameters=(), errors=None):
     operation = {"tags": [tag], "operationId": operation_id, "summary": summary,
                  "responses": {"200": _json(_ref(schema), summary, example), **(errors or {})}}
     if parameters:
@@ -233,10 +237,10 @@ def _paths():
     paths["/api/questions"] = _read(
         "Data", "questions", "The questions, each with whether a lower value is better", "Questions",
         {"status": "done", "data": [{"question": QUESTION, "lower_is_better": True}]},
-        [DATASET], {"400": BAD_DATASET})
+        parameters=[DATASET], errors={"400": BAD_DATASET})
     paths["/api/states"] = _read("Data", "states", "The locations of the data", "States",
-                                 {"status": "done", "data": ["Alabama", "Alaska"]}, [DATASET],
-                                 {"400": BAD_DATASET})
+                                 {"status": "done", "data": ["Alabama", "Alaska"]},
+                                 parameters=[DATASET], errors={"400": BAD_DATASET})
     paths["/api/datasets"] = {
         **_read("Data", "list_datasets", "Every data set with its row count and questions", "DatasetList",
                 {"status": "done", "max_upload_bytes": 67108864, "data": [
@@ -250,7 +254,8 @@ def _paths():
             "responses": {
                 "201": _json(_ref("DatasetStored"), "Stored as a new data set.", {
                     "status": "done",
-                    "data": {"id": "3f2a9c1b7d4e", "name": "mine.csv", "rows": 120, "questions": [QUESTION]}}),
+                    "data": {"id": "3f2a9c1b7d4e", "name": "mine.csv", "rows": 120,
+                             "questions": [QUESTION]}}),
                 "200": _json(_ref("DatasetStored"), "The same file was uploaded before; its data set."),
                 "400": _error("The file cannot serve as a data set, or there is no file field.",
                               "the file cannot be used as a data set: missing column(s): Data_Value"),
@@ -258,7 +263,8 @@ def _paths():
                               "the upload is larger than the limit of 67108864 bytes"),
                 "415": _error("The body is not multipart/form-data.",
                               'send the CSV file as multipart/form-data in a field named "file"'),
-                "503": _error("The file could not be stored.", "the data set could not be stored; try again later"),
+                "503": _error("The file could not be stored.",
+                              "the data set could not be stored; try again later"),
             },
         },
     }
@@ -267,7 +273,7 @@ def _paths():
         "responses": {"200": {"description": "OpenAPI 3.0 document.",
                               "content": {"application/json": {"schema": {"type": "object"}}}}}}}
     paths["/"] = {"get": {"tags": ["Pages"], "operationId": "dashboard",
-                          "summary": "The dashboard: run the statistics and read them as tables, charts and a map",
+                          "summary": "The dashboard: the statistics as tables, charts and a map",
                           "responses": {"200": _html("The dashboard page.")}}}
     paths["/docs"] = {"get": {"tags": ["Pages"], "operationId": "docs", "summary": "This reference as a page",
                               "responses": {"200": _html("The API reference page.")}}}
@@ -301,6 +307,6 @@ DESCRIPTION = {
 
 
 @api_description.get("/api/openapi.json")
-def description():
+def serve_description():
     """The OpenAPI 3 description of every route."""
     return jsonify(DESCRIPTION)

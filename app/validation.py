@@ -65,7 +65,8 @@ def statistic_spec(statistic, body, catalog):
     query = "" if dataset is None else f"?dataset={dataset}"
     question = _string_field(body, "question")
     if not ingestor.has_question(question):
-        raise RequestError(f"unknown question {_quote(question)}; GET /api/questions{query} lists the questions")
+        raise RequestError(f"unknown question {_quote(question)}; "
+                           f"GET /api/questions{query} lists the questions")
     state = None
     if STATISTICS[statistic]:
         state = _string_field(body, "state")

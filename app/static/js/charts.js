@@ -10,7 +10,7 @@ const BOTTOM = 12;
 
 // Bold labels are a little wider than this; `fits` below leaves room for them.
 function textWidth(text, size) {
-  return text.length * size * 0.58;
+  return text.length * size * 0.62;
 }
 
 function shorten(text, room) {
@@ -23,7 +23,7 @@ export function barChart(items, options) {
   const width = Math.max(280, options.width || 640);
   const compact = width < 480;
   const fontSize = compact ? 11 : 12;
-  const natural = Math.max(...items.map((item) => textWidth(item.label, fontSize))) + 12;
+  const natural = Math.max(...items.map((item) => textWidth(item.label, fontSize))) + 16;
   const room = width * (options.labelShare || 0.36);
   const labelWidth = Math.min(room, natural);
   const fits = natural <= room ? Infinity : Math.floor((room - 12) / (fontSize * 0.62));

@@ -15,6 +15,7 @@ function refName(schema) {
 
 function typeOf(schema) {
   const name = refName(schema);
+  if (name) return name;
   const resolved = resolve(schema);
   if (resolved.enum) return resolved.enum.map((value) => JSON.stringify(value)).join(" | ");
   if (resolved.type === "array") return `array of ${typeOf(resolved.items)}`;
@@ -22,7 +23,7 @@ function typeOf(schema) {
   if (resolved.type === "object" && !resolved.properties && resolved.additionalProperties) {
     return `{name: ${typeOf(resolved.additionalProperties)}}`;
   }
-  return name || resolved.type || "any";
+  return resolved.type || "any";
 }
 
 // A schema as a nested list of its fields.
@@ -87,7 +88,8 @@ function operationView(path, method, operation) {
       return h("tr", {}, h("td", {}, status), h("td", {},
         h("p", {}, response.description),
         media ? h("p", {}, h("code", {}, media[0]), " ", h("span", { class: "type" }, typeOf(media[1].schema))) : null,
-        media ? example(media[1].example) : null));
+        media && media[1].example !== undefined
+          ? h("details", {}, h("summary", {}, "Example"), example(media[1].example)) : null));
     }))));
   return h("article", { class: "operation card", id: operationId(method, path) }, parts);
 }
