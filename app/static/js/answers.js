@@ -223,11 +223,13 @@ function categoryBlocks(context, categories, width) {
       h("tr", { class: "group" }, h("th", { scope: "colgroup", colspan: "2" }, category)),
       categories[category].map((item) => h("tr", {},
         h("td", {}, item.segment), h("td", { class: "numeric" }, number(item.value)))))));
+  const extent = names.flatMap((category) => categories[category].map((item) => item.value));
+  const labels = names.flatMap((category) => categories[category].map((item) => item.segment));
   const charts = names.map((category) => h("figure", { class: "category-chart" },
     h("figcaption", {}, category),
     h("div", { class: "chart-wrap" }, barChart(
       categories[category].map((item) => ({ label: item.segment, value: item.value })),
-      { title: `Bar chart: ${category}`, lines, width: width - 28, labelShare: 0.45 }))));
+      { title: `Bar chart: ${category}`, lines, width: width - 28, labelShare: 0.45, extent, labels }))));
   return [section("view-chart", "Charts by category",
       globalMean !== null ? chartKey([{ kind: "line", label: `global mean ${number(globalMean)}` }]) : null,
       h("div", { class: "category-charts" }, charts)),

@@ -18,20 +18,24 @@ function shorten(text, room) {
 }
 
 // items: [{label, value, tone: "best" | "worst" | undefined}], in the order drawn.
-// options: {title, lines: [{value, label}], signedValues, width, labelShare}
+// options: {title, lines: [{value, label}], signedValues, width, labelShare,
+//           extent: values the axis must reach, labels: the labels to make room for,
+//           so that charts one above the other share their axis}
 export function barChart(items, options) {
   const width = Math.max(280, options.width || 640);
   const compact = width < 480;
   const fontSize = compact ? 11 : 12;
-  const natural = Math.max(...items.map((item) => textWidth(item.label, fontSize))) + 16;
+  const labels = options.labels || items.map((item) => item.label);
+  const natural = Math.max(...labels.map((label) => textWidth(label, fontSize))) + 16;
   const room = width * (options.labelShare || 0.36);
   const labelWidth = Math.min(room, natural);
   const fits = natural <= room ? Infinity : Math.floor((room - 12) / (fontSize * 0.62));
   const valueRoom = compact ? 40 : 48;
   const values = items.map((item) => item.value);
   const lineValues = (options.lines || []).map((line) => line.value);
-  let low = Math.min(0, ...values, ...lineValues);
-  let high = Math.max(0, ...values, ...lineValues);
+  const extent = options.extent || [];
+  let low = Math.min(0, ...values, ...lineValues, ...extent);
+  let high = Math.max(0, ...values, ...lineValues, ...extent);
   const axis = ticks(low, high, compact ? 4 : 6);
   low = Math.min(low, axis[0]);
   high = Math.max(high, axis[axis.length - 1]);
