@@ -7,6 +7,7 @@ answers and accepted jobs that never finished can be run again. Answers live
 in `<job_id>.json` files written atomically; only the statuses, one byte a
 job, are held in memory.
 """
+import contextlib
 import enum
 import json
 import os
@@ -15,6 +16,7 @@ import threading
 
 JOURNAL_NAME = ".journal"
 RESULT_NAME = re.compile(r"job_id_([1-9][0-9]{0,6})\.json")
+TEMPORARY_NAME = re.compile(r"\.job_id_[1-9][0-9]*\.tmp")
 
 
 class JobStatus(enum.Enum):
@@ -57,6 +59,7 @@ class JobStore:
         self._unfinished = {}
         os.makedirs(self.results_dir, exist_ok=True)
         self._replay()
+        self._remove_temporaries()
 
     # -- reading ---------------------------------------------------------
 
@@ -127,8 +130,12 @@ class JobStore:
         path = self._result_path(job_id)
         temporary = os.path.join(self.results_dir, f".{job_name(job_id)}.tmp")
         try:
-            self._write(temporary, encoded)
-            os.replace(temporary, path)
+            try:
+                self._write_and_replace(temporary, encoded, path)
+            except FileNotFoundError:
+                # Someone removed the results folder while we were running.
+                os.makedirs(self.results_dir, exist_ok=True)
+                self._write_and_replace(temporary, encoded, path)
         except OSError as error:
             _remove_quietly(temporary)
             raise StorageError(f"could not write the result: {_describe(error)}") from error
@@ -157,15 +164,11 @@ class JobStore:
                 # found unfinished (or done, if its file exists) and rerun.
                 pass
 
-    def _write(self, path, data):
-        try:
-            with open(path, "wb") as file:
-                file.write(data)
-        except FileNotFoundError:
-            # Someone removed the results folder while we were running.
-            os.makedirs(self.results_dir, exist_ok=True)
-            with open(path, "wb") as file:
-                file.write(data)
+    @staticmethod
+    def _write_and_replace(temporary, data, path):
+        with open(temporary, "wb") as file:
+            file.write(data)
+        os.replace(temporary, path)
 
     def _append(self, entry):
         line = (json.dumps(entry, separators=(",", ":")) + "\n").encode()
@@ -173,8 +176,18 @@ class JobStore:
             # Opened for every entry, so a journal deleted with the results
             # folder is started again rather than written to an unlinked file.
             os.makedirs(self.results_dir, exist_ok=True)
-            with open(self._journal_path, "ab") as journal:
-                journal.write(line)
+            journal = os.open(self._journal_path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+            try:
+                end = os.lseek(journal, 0, os.SEEK_END)
+                try:
+                    _write_all(journal, line)
+                except OSError:
+                    # A full disk can take part of a line: cut it off, or the
+                    # next entry would be glued to it and both lost on replay.
+                    os.ftruncate(journal, end)
+                    raise
+            finally:
+                os.close(journal)
         except OSError as error:
             raise StorageError(f"could not record the job: {_describe(error)}") from error
 
@@ -203,11 +216,18 @@ class JobStore:
     def _read_journal(self):
         try:
             with open(self._journal_path, "rb") as journal:
-                lines = journal.read().splitlines()
+                content = journal.read()
         except FileNotFoundError:
             return []
+        complete = content[:content.rfind(b"\n") + 1]
+        if len(complete) < len(content):
+            # A crash cut the last line short: drop it, so that the next
+            # entry starts on a line of its own. A folder that cannot be
+            # written to now refuses new entries anyway.
+            with contextlib.suppress(OSError):
+                os.truncate(self._journal_path, len(complete))
         entries = []
-        for line in lines:
+        for line in complete.splitlines():
             try:
                 entry = json.loads(line)
             except ValueError:
@@ -225,9 +245,20 @@ class JobStore:
                 found.add(int(match.group(1)))
         return found
 
+    def _remove_temporaries(self):
+        """Remove the half-written answers a crash left behind; their jobs run again."""
+        for name in os.listdir(self.results_dir):
+            if TEMPORARY_NAME.fullmatch(name):
+                _remove_quietly(os.path.join(self.results_dir, name))
+
+
+def _write_all(descriptor, data):
+    """Write all of `data`: os.write may take only part of it."""
+    view = memoryview(data)
+    while view:
+        view = view[os.write(descriptor, view):]
+
 
 def _remove_quietly(path):
-    try:
+    with contextlib.suppress(OSError):
         os.remove(path)
-    except OSError:
-        pass
