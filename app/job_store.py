@@ -16,7 +16,6 @@ import threading
 
 JOURNAL_NAME = ".journal"
 RESULT_NAME = re.compile(r"job_id_([1-9][0-9]{0,6})\.json")
-TEMPORARY_NAME = re.compile(r"\.job_id_[1-9][0-9]*\.tmp")
 
 
 class JobStatus(enum.Enum):
@@ -59,7 +58,6 @@ class JobStore:
         self._unfinished = {}
         os.makedirs(self.results_dir, exist_ok=True)
         self._replay()
-        self._remove_temporaries()
 
     # -- reading ---------------------------------------------------------
 
@@ -244,12 +242,6 @@ class JobStore:
             if match:
                 found.add(int(match.group(1)))
         return found
-
-    def _remove_temporaries(self):
-        """Remove the half-written answers a crash left behind; their jobs run again."""
-        for name in os.listdir(self.results_dir):
-            if TEMPORARY_NAME.fullmatch(name):
-                _remove_quietly(os.path.join(self.results_dir, name))
 
 
 def _write_all(descriptor, data):

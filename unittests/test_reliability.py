@@ -161,7 +161,6 @@ def test_kill_9_then_restart_keeps_answers_reruns_unfinished_and_continues_ids(s
         torn.write('{"Ohio": 3')
 
     server = servers()
-    assert not [name for name in os.listdir(server.results_dir) if name.endswith(".tmp")]
     for job_id, answer in done_before.items():
         assert http_wait_finished(server.url, job_id) == answer
     for job_id, (endpoint, body) in pending.items():
@@ -169,6 +168,7 @@ def test_kill_9_then_restart_keeps_answers_reruns_unfinished_and_continues_ids(s
         assert answer["status"] == "done", answer
         assert compare(expectations.expected(endpoint, body), answer["data"]) is None
     assert server.log_lines("unfinished at the last stop") == 18
+    assert not [name for name in os.listdir(server.results_dir) if name.endswith(".tmp")]
     assert post(server.url, "global_mean", {"question": QUESTION}).json() == {"job_id": "job_id_24"}
     listing, _ = jobs_listing(server.url)
     assert [job_id for job_id, _ in listing] == [f"job_id_{n}" for n in range(1, 25)]

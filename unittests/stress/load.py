@@ -52,7 +52,7 @@ class Expectations:
 
     def expected(self, endpoint, body):
         """The reference's `data` for the request."""
-        key = (endpoint, body["question"], body.get("state"))
+        key = (endpoint, body["question"], body["state"] if endpoint in STATE_ENDPOINTS else None)
         with self._lock:
             if key not in self._answers:
                 self._answers[key] = self.reference.answer(endpoint, body)
