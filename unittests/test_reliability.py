@@ -313,7 +313,8 @@ def test_unwritable_results_folder_fails_jobs_with_a_reason_and_recovers(make_ap
     recovered = client.post("/api/best5", json={"question": QUESTION}).get_json()["job_id"]
     assert recovered == "job_id_2"
     assert wait_finished(client, recovered)["status"] == "done"
-    assert all(thread.is_alive() for thread in app.extensions["le_stats_sportif"].pool._threads)  # pylint: disable=protected-access
+    pool = app.extensions["le_stats_sportif"].pool
+    assert all(thread.is_alive() for thread in pool._threads)  # pylint: disable=protected-access
 
 
 def test_a_result_that_cannot_be_read_is_a_503_not_a_500(make_app):
