@@ -128,12 +128,7 @@ class JobStore:
         path = self._result_path(job_id)
         temporary = os.path.join(self.results_dir, f".{job_name(job_id)}.tmp")
         try:
-            try:
-                self._write_and_replace(temporary, encoded, path)
-            except FileNotFoundError:
-                # Someone removed the results folder while we were running.
-                os.makedirs(self.results_dir, exist_ok=True)
-                self._write_and_replace(temporary, encoded, path)
+            self._in_results_dir(lambda: self._write_and_replace(temporary, encoded, path))
         except OSError as error:
             _remove_quietly(temporary)
             raise StorageError(f"could not write the result: {_describe(error)}") from error
@@ -162,6 +157,14 @@ class JobStore:
                 # found unfinished (or done, if its file exists) and rerun.
                 pass
 
+    def _in_results_dir(self, action):
+        """Run `action`; if someone removed the results folder, make it again and retry once."""
+        try:
+            action()
+        except FileNotFoundError:
+            os.makedirs(self.results_dir, exist_ok=True)
+            action()
+
     @staticmethod
     def _write_and_replace(temporary, data, path):
         with open(temporary, "wb") as file:
@@ -173,19 +176,7 @@ class JobStore:
         try:
             # Opened for every entry, so a journal deleted with the results
             # folder is started again rather than written to an unlinked file.
-            os.makedirs(self.results_dir, exist_ok=True)
-            journal = os.open(self._journal_path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
-            try:
-                end = os.lseek(journal, 0, os.SEEK_END)
-                try:
-                    _write_all(journal, line)
-                except OSError:
-                    # A full disk can take part of a line: cut it off, or the
-                    # next entry would be glued to it and both lost on replay.
-                    os.ftruncate(journal, end)
-                    raise
-            finally:
-                os.close(journal)
+            self._in_results_dir(lambda: _append_line(self._journal_path, line))
         except OSError as error:
             raise StorageError(f"could not record the job: {_describe(error)}") from error
 
@@ -242,6 +233,22 @@ class JobStore:
             if match:
                 found.add(int(match.group(1)))
         return found
+
+
+def _append_line(path, line):
+    """Append `line` to the file at `path` whole, or not at all."""
+    descriptor = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+    try:
+        end = os.lseek(descriptor, 0, os.SEEK_END)
+        try:
+            _write_all(descriptor, line)
+        except OSError:
+            # A full disk can take part of a line: cut it off, or the next
+            # entry would be glued to it and both lost on replay.
+            os.ftruncate(descriptor, end)
+            raise
+    finally:
+        os.close(descriptor)
 
 
 def _write_all(descriptor, data):
