@@ -22,7 +22,7 @@ CSV_PATH = os.path.join(ROOT, "nutrition_activity_obesity_usa_subset.csv")
 
 # Outcomes that are a defect unless a run says it provokes them.
 FAULTS = ("server_error", "bad_response", "wrong_answer", "job_error", "gone", "refused_storage",
-          "invalid_id", "disconnected")
+          "unreadable", "invalid_id", "stuck", "disconnected")
 
 
 def _refuse_constant(name):
@@ -113,7 +113,8 @@ class Client(threading.Thread):
                         batch.append(job_id)
                 for job_id in batch:
                     self.poll(job_id)
-        except requests.ConnectionError:
+        except requests.RequestException:
+            # A killed or stopping server: connection refused, reset or cut mid-answer.
             self.tally.add("disconnected")
         finally:
             self._session.close()
@@ -156,16 +157,21 @@ class Client(threading.Thread):
             return None
         return None
 
-    def poll(self, job_id):
+    def poll(self, job_id, seconds=120):
         """Poll a job until it is no longer running, and check what it says."""
         endpoint, body = self.accepted[job_id]
+        deadline = time.monotonic() + seconds
         while True:
+            self.tally.add("polls")
             response = self._session.get(f"{self.url}/api/get_results/{job_id}", timeout=60)
             answer = self._get_json(response, f"GET {job_id}")
             if answer is None:
                 return
             status = answer.get("status")
             if response.status_code == 200 and status == "running":
+                if time.monotonic() > deadline:
+                    self.tally.add("stuck", f"{job_id} still running after {seconds} s")
+                    return
                 time.sleep(0.002)
                 continue
             self.check(job_id, response, answer, endpoint, body)
@@ -185,6 +191,8 @@ class Client(threading.Thread):
             self.tally.add("job_error", f"{job_id}: {answer['reason']}")
         elif response.status_code == 410:
             self.tally.add("gone")
+        elif response.status_code == 503 and "cannot be read" in answer.get("reason", ""):
+            self.tally.add("unreadable")
         elif response.status_code == 404:
             self.tally.add("invalid_id", f"{job_id}: 404 for a job the server accepted")
         else:
