@@ -157,13 +157,19 @@ class JobStore:
                 # found unfinished (or done, if its file exists) and rerun.
                 pass
 
-    def _in_results_dir(self, action):
-        """Run `action`; if someone removed the results folder, make it again and retry once."""
-        try:
-            action()
-        except FileNotFoundError:
-            os.makedirs(self.results_dir, exist_ok=True)
-            action()
+    def _in_results_dir(self, action, attempts=3):
+        """Run `action`; if someone removed the results folder meanwhile, make it again and retry."""
+        for attempt in range(1, attempts + 1):
+            try:
+                action()
+                return
+            except FileNotFoundError:
+                if attempt == attempts:
+                    raise
+                # Raised when the folder went again before makedirs could see
+                # it, or when a file stands in its place: the retry tells.
+                with contextlib.suppress(FileExistsError):
+                    os.makedirs(self.results_dir, exist_ok=True)
 
     @staticmethod
     def _write_and_replace(temporary, data, path):

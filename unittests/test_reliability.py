@@ -286,6 +286,28 @@ def test_results_folder_removed_while_running(make_app, how):
     assert sorted(os.listdir(results_dir)) == [".journal", "job_id_2.json", "job_id_3.json"]
 
 
+def test_a_folder_removed_again_while_being_made_again_is_made_again(tmp_path, monkeypatch):
+    store = JobStore(tmp_path / "results")
+    job_id = store.create({"statistic": "global_mean", "question": QUESTION})
+    shutil.rmtree(tmp_path / "results")
+    real_makedirs = os.makedirs
+    calls = []
+
+    def made_and_removed_by_someone_else(path, exist_ok=False):
+        # What makedirs raises when another thread made the folder and a
+        # third removed it before makedirs could check it was a folder.
+        calls.append(path)
+        if len(calls) == 1:
+            raise FileExistsError(errno.EEXIST, "File exists", path)
+        real_makedirs(path, exist_ok=exist_ok)
+
+    monkeypatch.setattr("app.job_store.os.makedirs", made_and_removed_by_someone_else)
+    store.finish(job_id, b'{"global_mean": 1.0}')
+
+    assert len(calls) == 2
+    assert store.result(job_id) == b'{"global_mean": 1.0}'
+
+
 def test_unwritable_results_folder_fails_jobs_with_a_reason_and_recovers(make_app):
     app = make_app(NUM_THREADS=1)
     client = app.test_client()

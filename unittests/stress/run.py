@@ -163,10 +163,11 @@ def kill_loop(workdir, expectations, size):
     highest_id = 0
     kills = reruns = pending_at_kill = 0
     for round_number in range(size["rounds"]):
-        server = ServerProcess(workdir, launcher=("flask", "script")[round_number % 2], threads=2).start()
+        # One worker and windows of 50 jobs, so that jobs queue up and some are pending at the kill.
+        server = ServerProcess(workdir, launcher=("flask", "script")[round_number % 2], threads=1).start()
         reruns_before = server.log_lines("unfinished at the last stop")
         tally = Tally()
-        clients = run_clients(server.url, expectations, tally, clients=16, jobs=10**6, window=20,
+        clients = run_clients(server.url, expectations, tally, clients=16, jobs=10**6, window=50,
                               seed=round_number)
         time.sleep(rng.uniform(0.5, 2.0))
         pending_at_kill += strict_json(requests.get(f"{server.url}/api/num_jobs", timeout=30).text)["num_jobs"]
@@ -263,7 +264,8 @@ def wipe_loop(workdir, expectations, size):
     scenario = Scenario("results/ removed or emptied under load")
     server = ServerProcess(workdir).start()
     tally = Tally()
-    clients = run_clients(server.url, expectations, tally, clients=16, jobs=size["jobs"], window=10)
+    # Windows of one job, polled at once: most answers are read before the next wipe.
+    clients = run_clients(server.url, expectations, tally, clients=16, jobs=size["jobs"], window=1)
     wipes, rng = 0, random.Random(3)
     while any(client.is_alive() for client in clients):
         time.sleep(rng.uniform(0.1, 0.4))
@@ -352,8 +354,8 @@ def overload(workdir, expectations, size):
     server = ServerProcess(workdir, launcher="gated", gate=gate, threads=2, max_pending=size["bound"]).start()
     memory_start = server.memory_kib()
     tally = Tally()
-    clients = run_clients(server.url, expectations, tally, clients=size["clients"], jobs=size["jobs"],
-                          window=size["jobs"], retry_cap=0.01)
+    clients = run_clients(server.url, expectations, tally, clients=size["clients"], jobs=size["flood_jobs"],
+                          window=size["flood_jobs"], retry_cap=0.01)
     memory_peak, highest_pending = memory_start, 0
     deadline = time.monotonic() + size["seconds"]
     while time.monotonic() < deadline:
@@ -366,7 +368,7 @@ def overload(workdir, expectations, size):
     join_all(clients)
     scenario.absorb(tally)
     check_ids_unique(scenario, clients)
-    total = size["clients"] * size["jobs"]
+    total = size["clients"] * size["flood_jobs"]
     scenario.check(tally.counts["checked"] == total, f"{tally.counts['checked']} of {total} answers right")
     scenario.check(highest_pending <= size["bound"], f"{highest_pending} jobs pending, bound {size['bound']}")
     scenario.check(refused_while_held > 0, "no POST was refused while the jobs were held")
@@ -477,9 +479,10 @@ def property_tests(_workdir, _expectations, size):
 
 
 SCENARIOS = [concurrency, kill_loop, signal_loop, wipe_loop, disk_faults, overload, http_fuzz, property_tests]
-FULL = {"clients": 32, "jobs": 1000, "rounds": 10, "bound": 100, "seconds": 5, "fuzz": 5000,
-        "examples": 2000}
-QUICK = {"clients": 4, "jobs": 20, "rounds": 2, "bound": 10, "seconds": 1, "fuzz": 100, "examples": 20}
+FULL = {"clients": 32, "jobs": 1000, "rounds": 10, "bound": 100, "seconds": 5, "flood_jobs": 100,
+        "fuzz": 5000, "examples": 2000}
+QUICK = {"clients": 4, "jobs": 20, "rounds": 2, "bound": 10, "seconds": 1, "flood_jobs": 20, "fuzz": 100,
+         "examples": 20}
 
 
 def main():
