@@ -4,7 +4,7 @@ PYTHON ?= python3
 VENV := venv
 BIN := $(VENV)/bin
 
-.PHONY: create_venv install install_test browser run_server run_tests e2e test lint clean
+.PHONY: create_venv install install_test browser run_server run_tests e2e test stress lint clean
 
 create_venv: $(BIN)/python
 
@@ -44,6 +44,11 @@ e2e: install_test
 	$(BIN)/python checker/serve_and_check.py --exhaustive
 
 test: run_tests e2e
+
+# The long reliability runs (kill loops, signals, faults, 32 clients x 1,000
+# jobs, fuzzing at length) against real servers; see RELIABILITY.md.
+stress: install_test
+	$(BIN)/python -m unittests.stress.run
 
 lint: install_test
 	$(BIN)/pylint --rcfile=pylintrc app

@@ -24,6 +24,9 @@ def create_app(config=None):
     app = Flask(__name__)
     app.config.update(load_config(config))
     app.json.sort_keys = False
+    # Werkzeug answers a path with "//" by a redirect with an HTML body;
+    # a JSON API answers it 404 like any other unknown path.
+    app.url_map.merge_slashes = False
 
     logger = make_logger(app.config["LOG_FILE"], app.config["LOG_MAX_BYTES"],
                          app.config["LOG_BACKUPS"])

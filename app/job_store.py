@@ -7,6 +7,7 @@ answers and accepted jobs that never finished can be run again. Answers live
 in `<job_id>.json` files written atomically; only the statuses, one byte a
 job, are held in memory.
 """
+import contextlib
 import enum
 import json
 import os
@@ -127,8 +128,7 @@ class JobStore:
         path = self._result_path(job_id)
         temporary = os.path.join(self.results_dir, f".{job_name(job_id)}.tmp")
         try:
-            self._write(temporary, encoded)
-            os.replace(temporary, path)
+            self._in_results_dir(lambda: self._write_and_replace(temporary, encoded, path))
         except OSError as error:
             _remove_quietly(temporary)
             raise StorageError(f"could not write the result: {_describe(error)}") from error
@@ -157,24 +157,32 @@ class JobStore:
                 # found unfinished (or done, if its file exists) and rerun.
                 pass
 
-    def _write(self, path, data):
-        try:
-            with open(path, "wb") as file:
-                file.write(data)
-        except FileNotFoundError:
-            # Someone removed the results folder while we were running.
-            os.makedirs(self.results_dir, exist_ok=True)
-            with open(path, "wb") as file:
-                file.write(data)
+    def _in_results_dir(self, action, attempts=3):
+        """Run `action`; if someone removed the results folder meanwhile, make it again and retry."""
+        for attempt in range(1, attempts + 1):
+            try:
+                action()
+                return
+            except FileNotFoundError:
+                if attempt == attempts:
+                    raise
+                # Raised when the folder went again before makedirs could see
+                # it, or when a file stands in its place: the retry tells.
+                with contextlib.suppress(FileExistsError):
+                    os.makedirs(self.results_dir, exist_ok=True)
+
+    @staticmethod
+    def _write_and_replace(temporary, data, path):
+        with open(temporary, "wb") as file:
+            file.write(data)
+        os.replace(temporary, path)
 
     def _append(self, entry):
         line = (json.dumps(entry, separators=(",", ":")) + "\n").encode()
         try:
             # Opened for every entry, so a journal deleted with the results
             # folder is started again rather than written to an unlinked file.
-            os.makedirs(self.results_dir, exist_ok=True)
-            with open(self._journal_path, "ab") as journal:
-                journal.write(line)
+            self._in_results_dir(lambda: _append_line(self._journal_path, line))
         except OSError as error:
             raise StorageError(f"could not record the job: {_describe(error)}") from error
 
@@ -203,11 +211,18 @@ class JobStore:
     def _read_journal(self):
         try:
             with open(self._journal_path, "rb") as journal:
-                lines = journal.read().splitlines()
+                content = journal.read()
         except FileNotFoundError:
             return []
+        complete = content[:content.rfind(b"\n") + 1]
+        if len(complete) < len(content):
+            # A crash cut the last line short: drop it, so that the next
+            # entry starts on a line of its own. A folder that cannot be
+            # written to now refuses new entries anyway.
+            with contextlib.suppress(OSError):
+                os.truncate(self._journal_path, len(complete))
         entries = []
-        for line in lines:
+        for line in complete.splitlines():
             try:
                 entry = json.loads(line)
             except ValueError:
@@ -226,8 +241,29 @@ class JobStore:
         return found
 
 
-def _remove_quietly(path):
+def _append_line(path, line):
+    """Append `line` to the file at `path` whole, or not at all."""
+    descriptor = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
     try:
+        end = os.lseek(descriptor, 0, os.SEEK_END)
+        try:
+            _write_all(descriptor, line)
+        except OSError:
+            # A full disk can take part of a line: cut it off, or the next
+            # entry would be glued to it and both lost on replay.
+            os.ftruncate(descriptor, end)
+            raise
+    finally:
+        os.close(descriptor)
+
+
+def _write_all(descriptor, data):
+    """Write all of `data`: os.write may take only part of it."""
+    view = memoryview(data)
+    while view:
+        view = view[os.write(descriptor, view):]
+
+
+def _remove_quietly(path):
+    with contextlib.suppress(OSError):
         os.remove(path)
-    except OSError:
-        pass

@@ -14,7 +14,10 @@ def make_logger(path, max_bytes, backup_count):
     formatter = logging.Formatter(FORMAT, DATE_FORMAT)
     # Timestamps in UTC whatever TZ says, so logs of machines compare.
     formatter.converter = time.gmtime
-    handler = RotatingFileHandler(path, maxBytes=max_bytes, backupCount=backup_count, delay=True)
+    # A client's text may hold lone surrogates, which UTF-8 cannot encode;
+    # escaping them keeps the line rather than losing it to an encoding error.
+    handler = RotatingFileHandler(path, maxBytes=max_bytes, backupCount=backup_count, delay=True,
+                                  encoding="utf-8", errors="backslashreplace")
     handler.setFormatter(formatter)
     logger = logging.Logger("le_stats_sportif", logging.INFO)
     logger.addHandler(handler)

@@ -1,5 +1,6 @@
 """The HTTP layer: parse and validate, hand work to the jobs, map outcomes to JSON."""
 from flask import Blueprint, Response, current_app, jsonify, request
+from werkzeug.exceptions import RequestEntityTooLarge
 
 from app.data_ingestor import STATISTICS
 from app.job_store import JobStatus, StorageError, job_name
@@ -40,18 +41,27 @@ def _submit(statistic, body):
     return jsonify({"job_id": job_name(job_id)})
 
 
-@api.post("/api/<statistic>")
+def _body():
+    raw = request.get_data()
+    if request.content_length is None and len(raw) >= request.max_content_length:
+        # A body sent in chunks has no length to refuse up front: the server
+        # stops reading it at the limit, so one that reaches it is too large.
+        raise RequestEntityTooLarge()
+    return json_object(raw)
+
+
+# Only the nine names match, so that other paths get 404 and a POST to a
+# GET route (/api/jobs) gets 405.
+@api.post(f"/api/<any({', '.join(STATISTICS)}):statistic>")
 def submit_statistic(statistic):
     """POST /api/states_mean and its eight siblings."""
-    if statistic not in STATISTICS:
-        raise RequestError(f"there is no endpoint /api/{statistic}", 404)
-    return _submit(statistic, json_object(request.get_data()))
+    return _submit(statistic, _body())
 
 
 @api.post("/api/start")
 def start():
     """POST /api/start: {"task": "<statistic>", ...the statistic's body}."""
-    body = json_object(request.get_data())
+    body = _body()
     task = body.pop("task", None)
     if not isinstance(task, str) or task not in STATISTICS:
         raise RequestError(f'"task" must be one of: {", ".join(STATISTICS)}')
@@ -81,6 +91,8 @@ def get_results(job_id):
     except FileNotFoundError:
         raise RequestError(f"the result of {job_name(number)} was removed from the results folder",
                            410) from None
+    except OSError as error:
+        return _error(f"the result of {job_name(number)} cannot be read now: {error.strerror}", 503)
     return Response(b'{"status": "done", "data": ' + answer + b"}", mimetype="application/json")
 
 

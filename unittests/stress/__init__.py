@@ -1,0 +1,1 @@
+"""Reliability runs against real server processes: the helpers the tests share, and `make stress`."""
