@@ -17,8 +17,8 @@ import pytest
 
 from app import create_app
 from app.data_ingestor import STATISTICS
-from stress.load import strict_json
-from stress.servers import ROOT, ServerProcess
+from unittests.stress.load import strict_json
+from unittests.stress.servers import ROOT, ServerProcess
 
 QUESTION = "Percent of adults aged 18 years and older who have obesity"
 POST_ROUTES = [f"/api/{name}" for name in STATISTICS] + ["/api/start"]
@@ -72,7 +72,7 @@ HOSTILE_JOB_IDS = [
 # Paths the server may open: its results folder, its log, the data it
 # serves and its own code (Python opens modules it imports lazily).
 ALLOWED_ROOTS = [os.path.realpath(path) for path in (
-    sys.prefix, sys.base_prefix, sys.exec_prefix, os.path.join(ROOT, "app"), os.path.join(ROOT, "datasets"),
+    sys.prefix, sys.base_prefix, sys.exec_prefix, os.path.join(ROOT, "app"),
     os.path.join(ROOT, "nutrition_activity_obesity_usa_subset.csv"))]
 
 
@@ -111,6 +111,7 @@ AUDIT = FileAudit()
 def app(tmp_path):
     """A fresh app over tmp_path/results."""
     application = create_app({"RESULTS_DIR": str(tmp_path / "results"),
+                              "DATASETS_DIR": str(tmp_path / "datasets"),
                               "LOG_FILE": str(tmp_path / "webserver.log"), "NUM_THREADS": 2})
     application.config["TESTING"] = True
     yield application
@@ -133,6 +134,7 @@ def audited(app, tmp_path):
     app.wsgi_app = handle_audited
     yield app
     allowed = ALLOWED_ROOTS + [os.path.realpath(tmp_path / "results"),
+                               os.path.realpath(tmp_path / "datasets"),
                                os.path.realpath(tmp_path / "webserver.log")]
     outside = AUDIT.outside(allowed)
     assert not outside, outside
@@ -210,7 +212,7 @@ def test_the_audit_sees_what_a_request_touches(audited, tmp_path):
 
 def test_unknown_paths_are_404_in_json(audited):
     client = audited.test_client()
-    for path in ["/", "/api", "/api/", "/api//jobs", "//api/jobs", "/api/jobs/", "/api/foo",
+    for path in ["/api", "/api/", "/api//jobs", "//api/jobs", "/api/jobs/", "/api/foo",
                  "/api/states_mean/x", "/api/../etc/passwd",
                  "/results/job_id_1.json", "/api/jobs/../../app", "/api/%00", "/api/" + "x" * 10_000]:
         for method in ("GET", "POST"):

@@ -39,7 +39,7 @@ def _routes(app):
     for rule in app.url_map.iter_rules():
         methods = {method.lower() for method in rule.methods - IGNORED_METHODS}
         # One rule serves the nine statistics; the description lists each.
-        paths = ([f"/api/{name}" for name in STATISTICS] if rule.rule == "/api/<statistic>"
+        paths = ([f"/api/{name}" for name in STATISTICS] if rule.endpoint == "api.submit_statistic"
                  else [_openapi_path(rule.rule)])
         routes.update((path, method) for path in paths for method in methods)
     return routes

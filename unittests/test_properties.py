@@ -22,7 +22,7 @@ from hypothesis import strategies as st
 
 from app import create_app
 from checker.reference import ENDPOINTS, STATE_ENDPOINTS, compare
-from stress.load import CSV_PATH, Expectations, strict_json
+from unittests.stress.load import CSV_PATH, Expectations, strict_json
 
 EXAMPLES = int(os.environ.get("LSS_FUZZ_EXAMPLES", "150"))
 FUZZ = settings(max_examples=EXAMPLES, deadline=None,
@@ -53,6 +53,7 @@ def app(tmp_path_factory):
     """One app for all the examples of the module."""
     folder = tmp_path_factory.mktemp("properties")
     application = create_app({"RESULTS_DIR": str(folder / "results"),
+                              "DATASETS_DIR": str(folder / "datasets"),
                               "LOG_FILE": str(folder / "webserver.log"),
                               "NUM_THREADS": 2, "MAX_PENDING_JOBS": 0})
     application.config["TESTING"] = True

@@ -22,8 +22,8 @@ from app import create_app
 from app.job_store import JobStore
 from app.task_runner import WorkItem
 from checker.reference import compare
-from stress.load import CSV_PATH, Expectations, Tally, jobs_listing, run_clients, strict_json
-from stress.servers import ServerProcess
+from unittests.stress.load import CSV_PATH, Expectations, Tally, jobs_listing, run_clients, strict_json
+from unittests.stress.servers import ServerProcess
 
 QUESTION = "Percent of adults aged 18 years and older who have obesity"
 REQUESTS = [
@@ -52,7 +52,7 @@ def make_app(tmp_path):
 
     def make(**settings):
         config = {"RESULTS_DIR": str(tmp_path / "results"), "LOG_FILE": str(tmp_path / "webserver.log"),
-                  "NUM_THREADS": 2}
+                  "DATASETS_DIR": str(tmp_path / "datasets"), "NUM_THREADS": 2}
         config.update(settings)
         app = create_app(config)
         app.config["TESTING"] = True

@@ -98,7 +98,7 @@ def test_questions_and_states(client):
     ("state_mean", ('{"question": "%s", "state": "Atlantis"}' % LOW).encode(), 400, "unknown state"),
     ("state_mean", ('{"question": "%s", "state": "Texas"}' % HIGH).encode(), 400, "no data"),
     ("states_mean", b"[" * 100000 + b"]" * 100000, 400, "not valid JSON"),
-    ("nope", b'{"question": "x"}', 404, "no endpoint"),
+    ("nope", b'{"question": "x"}', 404, "not found"),
 ])
 def test_bad_requests_get_a_reason_and_no_job(client, endpoint, body, status, reason):
     response = client.post(f"/api/{endpoint}", data=body, content_type="application/json")

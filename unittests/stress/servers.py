@@ -63,6 +63,7 @@ class ServerProcess:
         """Start the server and wait until it answers; return self."""
         self.port = free_port()
         environment = dict(os.environ, LSS_RESULTS_DIR=self.results_dir, LSS_LOG_FILE=self.log_file,
+                           LSS_DATASETS_DIR=os.path.join(os.path.dirname(self.results_dir), "datasets"),
                            FLASK_RUN_PORT=str(self.port), PYTHONPATH=ROOT)
         environment.update({name: str(value) for name, value in self.settings.items()
                             if value is not None})
