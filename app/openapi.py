@@ -35,6 +35,19 @@ def _listing(item_schema, description):
 
 
 NUMBER_MAP = {"type": "object", "additionalProperties": {"type": "number"}}
+DATASET_FIELD = {"type": "string", "nullable": True,
+                 "description": 'A data set id of GET /api/datasets; the bundled data ("default") '
+                                'when null or left out.'}
+
+
+def _start_request(takes_state):
+    """The body of /api/start for the statistics that take a state, or for the others."""
+    tasks = [statistic for statistic, needs_state in STATISTICS.items() if needs_state == takes_state]
+    fields = {"task": {"type": "string", "enum": tasks}, "question": {"type": "string"}}
+    if takes_state:
+        fields["state"] = {"type": "string"}
+    return {"type": "object", "required": list(fields), "properties": {**fields, "dataset": DATASET_FIELD}}
+
 
 SCHEMAS = {
     "Error": {
@@ -46,8 +59,7 @@ SCHEMAS = {
         "type": "object", "required": ["question"],
         "properties": {
             "question": {"type": "string", "description": "One of GET /api/questions."},
-            "dataset": {"type": "string", "description": 'A data set id of GET /api/datasets; '
-                                                         'the bundled data ("default") when left out.'},
+            "dataset": DATASET_FIELD,
         },
     },
     "StateRequest": {
@@ -55,20 +67,15 @@ SCHEMAS = {
         "properties": {
             "question": {"type": "string", "description": "One of GET /api/questions."},
             "state": {"type": "string", "description": "One of GET /api/states with rows for the question."},
-            "dataset": {"type": "string", "description": 'A data set id of GET /api/datasets; '
-                                                         'the bundled data ("default") when left out.'},
+            "dataset": DATASET_FIELD,
         },
     },
     "StartRequest": {
-        "type": "object", "required": ["task", "question"],
         "description": "The body of one of the nine statistics, with the statistic's name in task.",
-        "properties": {
-            "task": {"type": "string", "enum": list(STATISTICS)},
-            "question": {"type": "string"},
-            "state": {"type": "string", "description": "For the statistics that take a state."},
-            "dataset": {"type": "string"},
-        },
+        "oneOf": [_ref("StartQuestionRequest"), _ref("StartStateRequest")],
     },
+    "StartQuestionRequest": _start_request(takes_state=False),
+    "StartStateRequest": _start_request(takes_state=True),
     "JobAccepted": {
         "type": "object", "required": ["job_id"], "additionalProperties": False,
         "properties": {"job_id": {"type": "string", "pattern": "^job_id_[1-9][0-9]*$"}},
@@ -168,6 +175,8 @@ REFUSED_WORK = {
 NO_JOB = _error("No such job.", "Invalid job_id")
 RESULT_GONE = _error("The job finished but its result file was removed.",
                      "the result of job_id_1 was removed from the results folder")
+RESULT_UNREADABLE = _error("The job finished but the disk refuses to give its result now; try again later.",
+                           "the result of job_id_1 cannot be read now: Permission denied")
 BAD_DATASET = _error("The dataset parameter names no data set.",
                      'unknown data set "abc"; GET /api/datasets lists them')
 
@@ -219,9 +228,10 @@ def _paths():
     result_example = {"status": "done", "data": {"Ohio": 30.1}}
     paths["/api/get_results/{job_id}"] = _job_operation(
         "get_results", "A job's status and, once done, its answer", "JobResult", result_example,
-        {"410": RESULT_GONE})
+        {"410": RESULT_GONE, "503": RESULT_UNREADABLE})
     paths["/api/results/{job_id}"] = _job_operation(
-        "results", "The same as /api/get_results/{job_id}", "JobResult", result_example, {"410": RESULT_GONE})
+        "results", "The same as /api/get_results/{job_id}", "JobResult", result_example,
+        {"410": RESULT_GONE, "503": RESULT_UNREADABLE})
     paths["/api/status/{job_id}"] = _job_operation(
         "status", "A job's status alone", "JobStatus", {"status": "running"})
     paths["/api/jobs"] = _read("Jobs", "jobs", "Every job and its status, oldest first", "JobList",

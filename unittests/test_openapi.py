@@ -161,6 +161,12 @@ def test_real_answers_fit_the_schemas(app, spec):
     os.remove(os.path.join(app.config["RESULTS_DIR"], f"{job_ids[0]}.json"))
     for route in ("get_results", "results"):
         talk.send("get", f"/api/{route}/{{job_id}}", f"/api/{route}/{job_ids[0]}", 410)
+    # A folder where an answer's file was: the answer is there but cannot be read.
+    unreadable = os.path.join(app.config["RESULTS_DIR"], f"{job_ids[1]}.json")
+    os.remove(unreadable)
+    os.mkdir(unreadable)
+    for route in ("get_results", "results"):
+        talk.send("get", f"/api/{route}/{{job_id}}", f"/api/{route}/{job_ids[1]}", 503)
     talk.send("get", "/api/jobs", "/api/jobs", 200)
     talk.send("get", "/api/num_jobs", "/api/num_jobs", 200)
 
