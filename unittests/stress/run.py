@@ -26,6 +26,7 @@ import requests
 
 from checker.reference import compare
 
+from . import schemathesis_run
 from .load import (Client, Expectations, Tally, jobs_listing, job_number, run_clients, strict_json,
                    wait_until_idle)
 from .servers import ROOT, ServerProcess
@@ -481,11 +482,23 @@ def property_tests(_workdir, _expectations, size):
     return scenario
 
 
-SCENARIOS = [concurrency, kill_loop, signal_loop, wipe_loop, disk_faults, overload, http_fuzz, property_tests]
+def schemathesis_fuzz(workdir, _expectations, size):
+    """Schemathesis against the OpenAPI description, at length (the passes of schemathesis_run.py)."""
+    scenario = Scenario(f"schemathesis, {size['schemathesis']} examples per operation")
+    run = schemathesis_run.run(workdir, size["schemathesis"])
+    for problem in run.problems():
+        scenario.check(False, problem)
+    scenario.figures.update(run.figures())
+    scenario.finish()
+    return scenario
+
+
+SCENARIOS = [concurrency, kill_loop, signal_loop, wipe_loop, disk_faults, overload, http_fuzz, property_tests,
+             schemathesis_fuzz]
 FULL = {"clients": 32, "jobs": 1000, "rounds": 10, "bound": 100, "seconds": 5, "flood_jobs": 100,
-        "fuzz": 5000, "examples": 2000}
+        "fuzz": 5000, "examples": 2000, "schemathesis": 1000}
 QUICK = {"clients": 4, "jobs": 20, "rounds": 2, "bound": 10, "seconds": 1, "flood_jobs": 20, "fuzz": 100,
-         "examples": 20}
+         "examples": 20, "schemathesis": 10}
 
 
 def main():
