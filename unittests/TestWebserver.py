@@ -54,7 +54,7 @@ class TestWebserver(unittest.TestCase):
                 direct = getattr(self.ingestor, endpoint)(*arguments)
                 self.assertIsNone(compare(expected, direct))
                 job = self.client.post(f"/api/{endpoint}", json=body).get_json()["job_id"]
-                answer = wait_for(self.client, job).get_json()
+                answer = wait_for(self.client, job)
                 self.assertEqual(answer["status"], "done")
                 self.assertIsNone(compare(expected, answer["data"]))
 

@@ -62,13 +62,13 @@ def fixture_client(app):
     return app.test_client()
 
 
-def wait_for(client, job_id, seconds=10):
-    """The final get_results answer of a job (fails the test if it never finishes)."""
+def wait_for(client, job_id, seconds=30):
+    """The final get_results JSON of a job (fails the test if it never finishes)."""
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
-        response = client.get(f"/api/get_results/{job_id}")
-        if response.get_json()["status"] != "running":
-            return response
+        answer = client.get(f"/api/get_results/{job_id}").get_json()
+        if answer["status"] != "running":
+            return answer
         time.sleep(0.005)
     raise AssertionError(f"{job_id} still running after {seconds} s")
 
@@ -77,4 +77,4 @@ def run_job(client, endpoint, body):
     """Submit a job and return its final get_results JSON."""
     response = client.post(f"/api/{endpoint}", json=body)
     assert response.status_code == 200, response.get_json()
-    return wait_for(client, response.get_json()["job_id"]).get_json()
+    return wait_for(client, response.get_json()["job_id"])

@@ -3,7 +3,6 @@ small CSV files, and waiting for a job."""
 import csv
 import io
 import os
-import time
 
 from app import create_app
 
@@ -69,14 +68,3 @@ def upload(client, data, filename="mine.csv"):
     payload = data.encode() if isinstance(data, str) else data
     return client.post("/api/datasets", data={"file": (io.BytesIO(payload), filename)},
                        content_type="multipart/form-data")
-
-
-def wait_for(client, job_id, seconds=30):
-    """The final answer of `job_id`, polled through the client."""
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        body = client.get(f"/api/get_results/{job_id}").get_json()
-        if body["status"] != "running":
-            return body
-        time.sleep(0.02)
-    raise AssertionError(f"{job_id} still running after {seconds} s")

@@ -7,8 +7,9 @@ import pytest
 
 from app.task_runner import WorkItem
 from checker.reference import ENDPOINTS, STATE_ENDPOINTS, Reference, compare
+from unittests.conftest import wait_for
 from unittests.dataset_support import (BUNDLED_CSV, HEADER, OBESITY, csv_text, make_app, own_rows, stop, upload,
-                             wait_for, write_csv)
+                                       write_csv)
 
 
 @pytest.fixture(name="app")

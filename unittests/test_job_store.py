@@ -34,7 +34,7 @@ def test_a_job_accepted_but_never_finished_runs_after_a_restart(tmp_path, make_a
     spec = {"statistic": "state_mean", "question": LOW, "state": "Utah"}
     (results / ".journal").write_text(json.dumps({"id": 1, "spec": spec}) + "\n" + '{"id": 2, "sp')
     client = make_app().test_client()
-    assert wait_for(client, "job_id_1").get_json() == {"status": "done", "data": {"Utah": 40.0}}
+    assert wait_for(client, "job_id_1") == {"status": "done", "data": {"Utah": 40.0}}
     assert client.get("/api/num_jobs").get_json() == {"num_jobs": 0}
     assert client.post("/api/global_mean", json={"question": LOW}).get_json() == {"job_id": "job_id_2"}
 

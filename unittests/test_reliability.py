@@ -7,6 +7,7 @@ app and Flask's test client. The longer versions of these runs are in
 `make stress` (unittests/stress/run.py).
 """
 import errno
+import functools
 import json
 import os
 import resource
@@ -18,10 +19,10 @@ import time
 import pytest
 import requests
 
-from app import create_app
 from app.job_store import JobStore
 from app.task_runner import WorkItem
 from checker.reference import compare
+from unittests.conftest import wait_for
 from unittests.stress.load import CSV_PATH, Expectations, Tally, jobs_listing, run_clients, strict_json
 from unittests.stress.servers import ServerProcess
 
@@ -45,23 +46,10 @@ def expectations():
     return Expectations(CSV_PATH)
 
 
-@pytest.fixture
-def make_app(tmp_path):
-    """Build fresh apps over tmp_path/results; drain them all at the end."""
-    apps = []
-
-    def make(**settings):
-        config = {"RESULTS_DIR": str(tmp_path / "results"), "LOG_FILE": str(tmp_path / "webserver.log"),
-                  "DATASETS_DIR": str(tmp_path / "datasets"), "NUM_THREADS": 2}
-        config.update(settings)
-        app = create_app(config)
-        app.config["TESTING"] = True
-        apps.append(app)
-        return app
-
-    yield make
-    for app in apps:
-        app.extensions["le_stats_sportif"].shutdown(wait=True, timeout=30)
+@pytest.fixture(name="make_app")
+def fixture_make_app(make_app):
+    """conftest's make_app, on the bundled data."""
+    return functools.partial(make_app, CSV_PATH=CSV_PATH)
 
 
 @pytest.fixture
@@ -88,18 +76,7 @@ def hold_workers(app, count=1):
     return gate
 
 
-def wait_finished(client, job_id, seconds=30):
-    """Poll a job until it is no longer running; its JSON answer."""
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        answer = client.get(f"/api/get_results/{job_id}").get_json()
-        if answer["status"] != "running":
-            return answer
-        time.sleep(0.01)
-    raise AssertionError(f"{job_id} still running after {seconds} s")
-
-
-def http_wait_finished(url, job_id, seconds=60):
+def http_wait_for(url, job_id, seconds=60):
     """Poll a job over HTTP until it is no longer running; its JSON answer."""
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
@@ -146,7 +123,7 @@ def test_kill_9_then_restart_keeps_answers_reruns_unfinished_and_continues_ids(s
     done_before = {}
     for endpoint, body in REQUESTS[:5]:
         job_id = post(server.url, endpoint, body).json()["job_id"]
-        done_before[job_id] = http_wait_finished(server.url, job_id)
+        done_before[job_id] = http_wait_for(server.url, job_id)
         assert done_before[job_id]["status"] == "done"
     os.remove(gate)
     pending = {post(server.url, endpoint, body).json()["job_id"]: (endpoint, body)
@@ -162,9 +139,9 @@ def test_kill_9_then_restart_keeps_answers_reruns_unfinished_and_continues_ids(s
 
     server = servers()
     for job_id, answer in done_before.items():
-        assert http_wait_finished(server.url, job_id) == answer
+        assert http_wait_for(server.url, job_id) == answer
     for job_id, (endpoint, body) in pending.items():
-        answer = http_wait_finished(server.url, job_id)
+        answer = http_wait_for(server.url, job_id)
         assert answer["status"] == "done", answer
         assert compare(expectations.expected(endpoint, body), answer["data"]) is None
     assert server.log_lines("unfinished at the last stop") == 18
@@ -264,7 +241,7 @@ def test_results_folder_removed_while_running(make_app, how):
     client = app.test_client()
     results_dir = app.config["RESULTS_DIR"]
     first = client.post("/api/global_mean", json={"question": QUESTION}).get_json()["job_id"]
-    assert wait_finished(client, first)["status"] == "done"
+    assert wait_for(client, first)["status"] == "done"
     gate = hold_workers(app, 2)
     queued = client.post("/api/best5", json={"question": QUESTION}).get_json()["job_id"]
 
@@ -275,10 +252,10 @@ def test_results_folder_removed_while_running(make_app, how):
             os.remove(os.path.join(results_dir, name))
     gate.set()
 
-    assert wait_finished(client, queued)["status"] == "done"
+    assert wait_for(client, queued)["status"] == "done"
     later = client.post("/api/worst5", json={"question": QUESTION}).get_json()["job_id"]
     assert (first, queued, later) == ("job_id_1", "job_id_2", "job_id_3")
-    assert wait_finished(client, later)["status"] == "done"
+    assert wait_for(client, later)["status"] == "done"
     response = client.get(f"/api/get_results/{first}")
     assert response.status_code == 410 and response.get_json()["status"] == "error"
     assert client.get("/api/jobs").get_json()["data"] == [
@@ -320,7 +297,7 @@ def test_unwritable_results_folder_fails_jobs_with_a_reason_and_recovers(make_ap
     with open(results_dir, "w", encoding="ascii") as blocker:
         blocker.write("not a folder")
     gate.set()
-    failed = wait_finished(client, accepted)
+    failed = wait_for(client, accepted)
     refused = client.post("/api/best5", json={"question": QUESTION})
 
     assert failed["status"] == "error" and "could not write the result" in failed["reason"]
@@ -334,7 +311,7 @@ def test_unwritable_results_folder_fails_jobs_with_a_reason_and_recovers(make_ap
     os.makedirs(results_dir)
     recovered = client.post("/api/best5", json={"question": QUESTION}).get_json()["job_id"]
     assert recovered == "job_id_2"
-    assert wait_finished(client, recovered)["status"] == "done"
+    assert wait_for(client, recovered)["status"] == "done"
     pool = app.extensions["le_stats_sportif"].pool
     assert all(thread.is_alive() for thread in pool._threads)  # pylint: disable=protected-access
 
@@ -343,7 +320,7 @@ def test_a_result_that_cannot_be_read_is_a_503_not_a_500(make_app):
     app = make_app()
     client = app.test_client()
     job_id = client.post("/api/global_mean", json={"question": QUESTION}).get_json()["job_id"]
-    wait_finished(client, job_id)
+    wait_for(client, job_id)
     results_dir = app.config["RESULTS_DIR"]
     shutil.rmtree(results_dir)
     with open(results_dir, "w", encoding="ascii") as blocker:
@@ -357,7 +334,7 @@ def test_a_result_that_cannot_be_read_is_a_503_not_a_500(make_app):
 def test_full_disk_fails_jobs_with_a_reason_and_recovers(servers):
     server = servers(threads=1)
     small = post(server.url, "global_mean", {"question": QUESTION}).json()["job_id"]
-    assert http_wait_finished(server.url, small)["status"] == "done"
+    assert http_wait_for(server.url, small)["status"] == "done"
     journal = os.path.join(server.results_dir, ".journal")
     # The kernel refuses to grow any file of the server past the limit
     # (EFBIG), as a full disk would (ENOSPC): room for a few journal
@@ -366,16 +343,16 @@ def test_full_disk_fails_jobs_with_a_reason_and_recovers(servers):
     resource.prlimit(server.pid, resource.RLIMIT_FSIZE, (limit, resource.RLIM_INFINITY))
 
     large = post(server.url, "mean_by_category", {"question": QUESTION}).json()["job_id"]
-    failed = http_wait_finished(server.url, large)
+    failed = http_wait_for(server.url, large)
     fits = post(server.url, "global_mean", {"question": QUESTION}).json()["job_id"]
-    fitted = http_wait_finished(server.url, fits)
+    fitted = http_wait_for(server.url, fits)
     refusals = []
     for _ in range(30):
         response = post(server.url, "global_mean", {"question": QUESTION})
         if response.status_code == 503:
             refusals.append(response.json()["reason"])
             break
-        http_wait_finished(server.url, response.json()["job_id"])
+        http_wait_for(server.url, response.json()["job_id"])
 
     assert failed["status"] == "error" and "File too large" in failed["reason"]
     assert fitted["status"] == "done"
@@ -383,7 +360,7 @@ def test_full_disk_fails_jobs_with_a_reason_and_recovers(servers):
 
     resource.prlimit(server.pid, resource.RLIMIT_FSIZE, (resource.RLIM_INFINITY, resource.RLIM_INFINITY))
     recovered = post(server.url, "mean_by_category", {"question": QUESTION}).json()["job_id"]
-    assert http_wait_finished(server.url, recovered)["status"] == "done"
+    assert http_wait_for(server.url, recovered)["status"] == "done"
     listing, running = jobs_listing(server.url)
     assert server.stop() == 0
 
@@ -421,7 +398,7 @@ def test_beyond_the_bound_a_post_gets_503_retry_after_and_no_job(make_app, expec
 
     gate.set()
     for job_id, endpoint, body in accepted:
-        answer = wait_finished(client, job_id)
+        answer = wait_for(client, job_id)
         assert compare(expectations.expected(endpoint, body), answer["data"]) is None
     assert client.post("/api/best5", json={"question": QUESTION}).status_code == 200
 
@@ -462,6 +439,6 @@ def test_jobs_and_num_jobs_agree_while_jobs_come_and_go(make_app):
     assert running_in_listing() == client.get("/api/num_jobs").get_json()["num_jobs"] == 9
     gate.set()
     for number in range(1, 10):
-        wait_finished(client, f"job_id_{number}")
+        wait_for(client, f"job_id_{number}")
     assert running_in_listing() == client.get("/api/num_jobs").get_json()["num_jobs"] == 0
     assert json.loads(client.get("/api/graceful_shutdown").data) == {"status": "done"}

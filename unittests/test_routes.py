@@ -38,7 +38,7 @@ def test_job_ids_count_from_one_and_results_go_to_disk(client, app):
     first = client.post("/api/global_mean", json={"question": LOW}).get_json()
     second = client.post("/api/global_mean", json={"question": HIGH}).get_json()
     assert (first, second) == ({"job_id": "job_id_1"}, {"job_id": "job_id_2"})
-    assert wait_for(client, "job_id_2").get_json()["data"] == {"global_mean": 60.0}
+    assert wait_for(client, "job_id_2")["data"] == {"global_mean": 60.0}
     results = app.config["RESULTS_DIR"]
     with open(f"{results}/job_id_2.json", encoding="utf-8") as file:
         assert file.read() == '{"global_mean": 60.0}'
@@ -72,7 +72,7 @@ def test_jobs_and_num_jobs(client):
 
 def test_start_alias(client):
     response = client.post("/api/start", json={"task": "state_mean", "question": LOW, "state": "Ohio"})
-    assert wait_for(client, response.get_json()["job_id"]).get_json()["data"] == {"Ohio": 15.0}
+    assert wait_for(client, response.get_json()["job_id"])["data"] == {"Ohio": 15.0}
     refused = client.post("/api/start", json={"task": "nope", "question": LOW})
     assert refused.status_code == 400 and "task" in refused.get_json()["reason"]
 
@@ -148,7 +148,7 @@ def test_graceful_shutdown_drains_and_then_refuses(client, app):
     assert client.get("/api/num_jobs").get_json() == {"num_jobs": 1}
     assert client.get(f"/api/get_results/{job}").get_json() == {"status": "running"}
     release.set()
-    assert wait_for(client, job).get_json() == {"status": "done", "data": {"global_mean": 25.0}}
+    assert wait_for(client, job) == {"status": "done", "data": {"global_mean": 25.0}}
     assert client.get("/api/graceful_shutdown").get_json() == {"status": "done"}
     assert client.get("/api/jobs").get_json()["data"] == [{"job_id_1": "done"}]
 
