@@ -321,10 +321,12 @@ def test_a_result_that_cannot_be_read_is_a_503_not_a_500(make_app):
     client = app.test_client()
     job_id = client.post("/api/global_mean", json={"question": QUESTION}).get_json()["job_id"]
     wait_for(client, job_id)
-    results_dir = app.config["RESULTS_DIR"]
-    shutil.rmtree(results_dir)
-    with open(results_dir, "w", encoding="ascii") as blocker:
-        blocker.write("not a folder")
+    # A folder in place of the answer's file. (Not a file in place of the
+    # results folder: the job's last journal entry, written just after it
+    # shows done, may make the folder again first.)
+    answer = os.path.join(app.config["RESULTS_DIR"], f"{job_id}.json")
+    os.remove(answer)
+    os.mkdir(answer)
 
     response = client.get(f"/api/get_results/{job_id}")
 
