@@ -1,0 +1,1 @@
+"""HTTP checker of the Le Stats Sportif server and its independent reference."""
