@@ -1,10 +1,11 @@
 """Job ids, statuses and result files, kept in one folder.
 
 Every job is recorded in an append-only journal in the results folder when
-it is accepted and again when it finishes, so that after a restart (even
-after kill -9) ids go on from where they were, finished jobs keep their
-answers and accepted jobs that never finished can be run again. Answers live
-in `<job_id>.json` files written atomically; only the statuses, one byte a
+it is accepted, and again if it fails, so that after a restart (even after
+kill -9) ids go on from where they were, finished jobs keep their answers and
+accepted jobs that never finished can be run again. Answers live in
+`<job_id>.json` files written atomically; a job's file is the record that it
+is done, so success costs no journal entry. Only the statuses, one byte a
 job, are held in memory.
 """
 import enum
@@ -27,7 +28,9 @@ class JobStatus(enum.Enum):
 
 # One byte a job in memory; 0 means no such job.
 _CODES = {JobStatus.RUNNING: 1, JobStatus.DONE: 2, JobStatus.ERROR: 3}
-_STATUSES = {code: status for status, code in _CODES.items()}
+STATUS_OF_CODE = {code: status for status, code in _CODES.items()}
+# A result is read in one call when it is smaller than this.
+READ_SIZE = 64 * 1024
 
 
 class StorageError(OSError):
@@ -49,6 +52,10 @@ class JobStore:
     def __init__(self, results_dir):
         self.results_dir = os.fspath(results_dir)
         self._journal_path = os.path.join(self.results_dir, JOURNAL_NAME)
+        # The journal stays open between entries; _journal_size is its
+        # length after the last whole entry.
+        self._journal = None
+        self._journal_size = 0
         # Guards the id counter, the journal file and the status table.
         self._lock = threading.Lock()
         self._codes = bytearray(1)
@@ -73,7 +80,7 @@ class JobStore:
     def status(self, job_id):
         """The job's JobStatus, or None when there is no such job."""
         if 0 < job_id < len(self._codes):
-            return _STATUSES.get(self._codes[job_id])
+            return STATUS_OF_CODE.get(self._codes[job_id])
         return None
 
     def reason(self, job_id):
@@ -85,13 +92,23 @@ class JobStore:
 
         Raises FileNotFoundError when the file has been removed since.
         """
-        with open(self._result_path(job_id), "rb") as file:
-            return file.read()
+        descriptor = os.open(self._result_path(job_id), os.O_RDONLY)
+        try:
+            chunks = [os.read(descriptor, READ_SIZE)]
+            # A short read of a regular file means its end: most results
+            # take one call, without asking the file's size first.
+            while len(chunks[-1]) == READ_SIZE:
+                chunks.append(os.read(descriptor, READ_SIZE))
+        finally:
+            os.close(descriptor)
+        return b"".join(chunks)
 
-    def statuses(self):
-        """(job id, JobStatus) of every known job, oldest first."""
-        codes = bytes(self._codes)
-        return [(job_id, _STATUSES[code]) for job_id, code in enumerate(codes) if code]
+    def status_codes(self):
+        """Every job's status as one byte, at the index of its id (0: no such job).
+
+        STATUS_OF_CODE tells which JobStatus a byte stands for.
+        """
+        return bytes(self._codes)
 
     def take_unfinished(self):
         """The {job id: spec} of jobs a previous run accepted and never finished.
@@ -132,6 +149,7 @@ class JobStore:
         except OSError as error:
             _remove_quietly(temporary)
             raise StorageError(f"could not write the result: {_describe(error)}") from error
+        # The file now on disk is the durable record; the journal needs no line.
         self._settle(job_id, JobStatus.DONE, None)
 
     def fail(self, job_id, reason):
@@ -148,35 +166,61 @@ class JobStore:
             if self._codes[job_id] == _CODES[JobStatus.RUNNING]:
                 self._running -= 1
             self._codes[job_id] = _CODES[status]
-            if reason is not None:
-                self._reasons[job_id] = reason
+            if status is JobStatus.DONE:
+                return
+            self._reasons[job_id] = reason
             try:
                 self._append({"id": job_id, "status": status.value, "reason": reason})
             except StorageError:
                 # The outcome stands in memory; after a restart the job is
-                # found unfinished (or done, if its file exists) and rerun.
+                # found unfinished and rerun.
                 pass
 
     def _write(self, path, data):
         try:
-            with open(path, "wb") as file:
-                file.write(data)
+            descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
         except FileNotFoundError:
             # Someone removed the results folder while we were running.
             os.makedirs(self.results_dir, exist_ok=True)
-            with open(path, "wb") as file:
-                file.write(data)
+            descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+        try:
+            _write_all(descriptor, data)
+        finally:
+            os.close(descriptor)
+
+    def close(self):
+        """Close the journal; a later entry opens it again."""
+        with self._lock:
+            if self._journal is not None:
+                os.close(self._journal)
+                self._journal = None
 
     def _append(self, entry):
+        """Add an entry to the journal; the caller holds the lock."""
         line = (json.dumps(entry, separators=(",", ":")) + "\n").encode()
         try:
-            # Opened for every entry, so a journal deleted with the results
-            # folder is started again rather than written to an unlinked file.
-            os.makedirs(self.results_dir, exist_ok=True)
-            with open(self._journal_path, "ab") as journal:
-                journal.write(line)
+            # A journal deleted with the results folder has no links left:
+            # it is started again rather than written to where nobody reads.
+            if self._journal is None or os.fstat(self._journal).st_nlink == 0:
+                self._open_journal()
+            try:
+                _write_all(self._journal, line)
+            except OSError:
+                # A full disk can take part of a line: cut it off, or the
+                # next entry would be glued to it and both lost on replay.
+                os.ftruncate(self._journal, self._journal_size)
+                raise
+            self._journal_size += len(line)
         except OSError as error:
             raise StorageError(f"could not record the job: {_describe(error)}") from error
+
+    def _open_journal(self):
+        if self._journal is not None:
+            os.close(self._journal)
+            self._journal = None
+        os.makedirs(self.results_dir, exist_ok=True)
+        self._journal = os.open(self._journal_path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+        self._journal_size = os.fstat(self._journal).st_size
 
     def _replay(self):
         specs, outcomes = {}, {}
@@ -224,6 +268,13 @@ class JobStore:
             if match:
                 found.add(int(match.group(1)))
         return found
+
+
+def _write_all(descriptor, data):
+    """Write all of `data`: os.write may take only part of it."""
+    view = memoryview(data)
+    while view:
+        view = view[os.write(descriptor, view):]
 
 
 def _remove_quietly(path):
