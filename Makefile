@@ -4,7 +4,7 @@ PYTHON ?= python3
 VENV := venv
 BIN := $(VENV)/bin
 
-.PHONY: create_venv install install_test run_server run_tests e2e test lint clean
+.PHONY: create_venv install install_test run_server serve run_tests e2e test lint bench bench_quick clean
 
 create_venv: $(BIN)/python
 
@@ -28,6 +28,10 @@ $(VENV)/.installed-test: requirements.txt requirements-test.txt | $(BIN)/python
 run_server: install
 	$(BIN)/flask --app api_server run
 
+# Production: gunicorn, one worker process with threads (gunicorn.conf.py).
+serve: install
+	$(BIN)/gunicorn --config gunicorn.conf.py api_server:app
+
 run_tests: install_test
 	$(BIN)/python -m pytest unittests
 
@@ -35,6 +39,13 @@ e2e: install_test
 	$(BIN)/python checker/serve_and_check.py
 
 test: run_tests e2e
+
+# The benchmark of bench/README.md (about ten minutes); bench_quick is a smoke run.
+bench: install
+	$(BIN)/python -m bench.run_bench
+
+bench_quick: install
+	$(BIN)/python -m bench.run_bench --quick
 
 lint: install_test
 	$(BIN)/pylint --rcfile=pylintrc app
