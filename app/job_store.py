@@ -4,11 +4,18 @@ Every job is recorded in an append-only journal in the results folder when
 it is accepted, and again if it fails, so that after a restart (even after
 kill -9) ids go on from where they were, finished jobs keep their answers and
 accepted jobs that never finished can be run again. Answers live in
-`<job_id>.json` files written atomically; a job's file is the record that it
-is done, so success costs no journal entry. Only the statuses, one byte a
-job, are held in memory.
+`<job_id>.json` files that appear whole in one step; a job's file is the
+record that it is done, so success costs no journal entry. Only the
+statuses, one byte a job, are held in memory.
+
+Many jobs get the same answer, so an answer is written once, atomically, to
+a shared `.answer-<hash>.json`, and each job's file is a hard link to it:
+one system call a job instead of creating, writing and renaming a file, and
+one copy on disk. Where links cannot be made, each job's file is written
+on its own (a temporary file, then os.replace).
 """
 import enum
+import hashlib
 import json
 import os
 import re
@@ -16,6 +23,8 @@ import threading
 
 JOURNAL_NAME = ".journal"
 RESULT_NAME = re.compile(r"job_id_([1-9][0-9]{0,6})\.json")
+# How many shared answers are remembered before the memory starts afresh.
+SHARED_ANSWERS_KEPT = 10000
 
 
 class JobStatus(enum.Enum):
@@ -56,6 +65,9 @@ class JobStore:
         # length after the last whole entry.
         self._journal = None
         self._journal_size = 0
+        # encoded answer -> the path of a whole file holding it
+        self._shared = {}
+        self._links_work = True
         # Guards the id counter, the journal file and the status table.
         self._lock = threading.Lock()
         self._codes = bytearray(1)
@@ -137,17 +149,16 @@ class JobStore:
     def finish(self, job_id, encoded):
         """Store a job's encoded answer and mark it done.
 
-        The answer goes to a temporary file that replaces the final one in a
-        single step, so a reader sees the whole file or none. Raises
-        StorageError (the job stays running) when that fails.
+        The job's file appears in a single step, a link to a whole shared
+        file or a temporary file renamed, so a reader sees the whole answer
+        or none. Raises StorageError (the job stays running) when that fails.
         """
         path = self._result_path(job_id)
         temporary = os.path.join(self.results_dir, f".{job_name(job_id)}.tmp")
         try:
-            self._write(temporary, encoded)
-            os.replace(temporary, path)
+            if not self._link_shared(encoded, path, temporary):
+                self._write_atomically(encoded, path, temporary)
         except OSError as error:
-            _remove_quietly(temporary)
             raise StorageError(f"could not write the result: {_describe(error)}") from error
         # The file now on disk is the durable record; the journal needs no line.
         self._settle(job_id, JobStatus.DONE, None)
@@ -175,6 +186,41 @@ class JobStore:
                 # The outcome stands in memory; after a restart the job is
                 # found unfinished and rerun.
                 pass
+
+    def _link_shared(self, encoded, path, temporary):
+        """Make `path` a hard link to the shared file of `encoded`; False when it cannot be."""
+        if not self._links_work:
+            return False
+        shared = self._shared.get(encoded)
+        if shared is None:
+            name = f".answer-{hashlib.blake2b(encoded, digest_size=16).hexdigest()}.json"
+            shared = os.path.join(self.results_dir, name)
+            self._write_atomically(encoded, shared, temporary)
+            if len(self._shared) >= SHARED_ANSWERS_KEPT:
+                self._shared.clear()
+            self._shared[encoded] = shared
+        try:
+            os.link(shared, path)
+        except FileNotFoundError:
+            # The shared file went (with the results folder, say); it is
+            # written again the next time it is needed.
+            self._shared.pop(encoded, None)
+            return False
+        except FileExistsError:
+            return False
+        except OSError:
+            # A file system without hard links: every job gets its own file.
+            self._links_work = False
+            return False
+        return True
+
+    def _write_atomically(self, data, path, temporary):
+        try:
+            self._write(temporary, data)
+            os.replace(temporary, path)
+        except OSError:
+            _remove_quietly(temporary)
+            raise
 
     def _write(self, path, data):
         try:

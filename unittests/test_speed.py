@@ -159,3 +159,44 @@ def test_the_log_rotates_by_size_and_keeps_every_line(tmp_path):
         assert len(text) <= 2000
         numbers += [int(line.split("line ")[1].split()[0]) for line in text.splitlines()]
     assert sorted(numbers) == list(range(200))
+
+
+def test_jobs_with_the_same_answer_share_one_file_on_disk(tmp_path):
+    store = JobStore(tmp_path)
+    first, second, other = (store.create({}) for _ in range(3))
+    store.finish(first, b'{"Ohio": 15.25}')
+    store.finish(second, b'{"Ohio": 15.25}')
+    store.finish(other, b'{"Utah": 40.0}')
+    paths = [tmp_path / f"job_id_{job_id}.json" for job_id in (first, second, other)]
+    assert [path.read_bytes() for path in paths] == [b'{"Ohio": 15.25}', b'{"Ohio": 15.25}', b'{"Utah": 40.0}']
+    assert os.path.samefile(paths[0], paths[1]) and not os.path.samefile(paths[0], paths[2])
+    os.remove(paths[0])
+    assert store.result(second) == b'{"Ohio": 15.25}'
+
+
+def test_a_removed_shared_answer_is_written_again(tmp_path):
+    store = JobStore(tmp_path / "results")
+    store.finish(store.create({}), b"[1]")
+    shutil.rmtree(tmp_path / "results")
+    job_id = store.create({})
+    store.finish(job_id, b"[1]")
+    assert store.result(job_id) == b"[1]"
+    later = store.create({})
+    store.finish(later, b"[1]")
+    results = tmp_path / "results"
+    shared = [name for name in os.listdir(results) if name.startswith(".answer-")]
+    assert len(shared) == 1 and (results / shared[0]).read_bytes() == b"[1]"
+    assert os.path.samefile(results / shared[0], results / f"job_id_{later}.json")
+
+
+def test_without_hard_links_each_job_gets_a_file_of_its_own(tmp_path, monkeypatch):
+    def no_links(source, target):
+        raise PermissionError(1, "Operation not permitted", source)
+
+    monkeypatch.setattr(os, "link", no_links)
+    store = JobStore(tmp_path)
+    ids = [store.create({}) for _ in range(2)]
+    for job_id in ids:
+        store.finish(job_id, b'{"a": 1}')
+    assert [store.result(job_id) for job_id in ids] == [b'{"a": 1}', b'{"a": 1}']
+    assert not os.path.samefile(tmp_path / "job_id_1.json", tmp_path / "job_id_2.json")
