@@ -4,27 +4,18 @@ Every job is recorded in an append-only journal in the results folder when
 it is accepted, and again if it fails, so that after a restart (even after
 kill -9) ids go on from where they were, finished jobs keep their answers and
 accepted jobs that never finished can be run again. Answers live in
-`<job_id>.json` files that appear whole in one step; a job's file is the
-record that it is done, so success costs no journal entry. Only the
-statuses, one byte a job, are held in memory.
-
-Many jobs get the same answer, so an answer is written once, atomically, to
-a shared `.answer-<hash>.json`, and each job's file is a hard link to it:
-one system call a job instead of creating, writing and renaming a file, and
-one copy on disk. Where links cannot be made, each job's file is written
-on its own (a temporary file, then os.replace).
+`<job_id>.json` files that appear whole in one step (app.result_files); a
+job's file is the record that it is done, so success costs no journal entry.
+Only the statuses, one byte a job, are held in memory.
 """
 import enum
-import hashlib
 import json
 import os
-import re
 import threading
 
+from app.result_files import ResultFiles, write_all
+
 JOURNAL_NAME = ".journal"
-RESULT_NAME = re.compile(r"job_id_([1-9][0-9]{0,6})\.json")
-# How many shared answers are remembered before the memory starts afresh.
-SHARED_ANSWERS_KEPT = 10000
 
 
 class JobStatus(enum.Enum):
@@ -38,8 +29,6 @@ class JobStatus(enum.Enum):
 # One byte a job in memory; 0 means no such job.
 _CODES = {JobStatus.RUNNING: 1, JobStatus.DONE: 2, JobStatus.ERROR: 3}
 STATUS_OF_CODE = {code: status for status, code in _CODES.items()}
-# A result is read in one call when it is smaller than this.
-READ_SIZE = 64 * 1024
 
 
 class StorageError(OSError):
@@ -65,9 +54,7 @@ class JobStore:
         # length after the last whole entry.
         self._journal = None
         self._journal_size = 0
-        # encoded answer -> the path of a whole file holding it
-        self._shared = {}
-        self._links_work = True
+        self._files = ResultFiles(self.results_dir)
         # Guards the id counter, the journal file and the status table.
         self._lock = threading.Lock()
         self._codes = bytearray(1)
@@ -104,16 +91,7 @@ class JobStore:
 
         Raises FileNotFoundError when the file has been removed since.
         """
-        descriptor = os.open(self._result_path(job_id), os.O_RDONLY)
-        try:
-            chunks = [os.read(descriptor, READ_SIZE)]
-            # A short read of a regular file means its end: most results
-            # take one call, without asking the file's size first.
-            while len(chunks[-1]) == READ_SIZE:
-                chunks.append(os.read(descriptor, READ_SIZE))
-        finally:
-            os.close(descriptor)
-        return b"".join(chunks)
+        return self._files.read(job_id)
 
     def status_codes(self):
         """Every job's status as one byte, at the index of its id (0: no such job).
@@ -153,11 +131,8 @@ class JobStore:
         file or a temporary file renamed, so a reader sees the whole answer
         or none. Raises StorageError (the job stays running) when that fails.
         """
-        path = self._result_path(job_id)
-        temporary = os.path.join(self.results_dir, f".{job_name(job_id)}.tmp")
         try:
-            if not self._link_shared(encoded, path, temporary):
-                self._write_atomically(encoded, path, temporary)
+            self._files.write(job_id, encoded)
         except OSError as error:
             raise StorageError(f"could not write the result: {_describe(error)}") from error
         # The file now on disk is the durable record; the journal needs no line.
@@ -168,9 +143,6 @@ class JobStore:
         self._settle(job_id, JobStatus.ERROR, reason)
 
     # -- internals -------------------------------------------------------
-
-    def _result_path(self, job_id):
-        return os.path.join(self.results_dir, f"{job_name(job_id)}.json")
 
     def _settle(self, job_id, status, reason):
         with self._lock:
@@ -186,53 +158,6 @@ class JobStore:
                 # The outcome stands in memory; after a restart the job is
                 # found unfinished and rerun.
                 pass
-
-    def _link_shared(self, encoded, path, temporary):
-        """Make `path` a hard link to the shared file of `encoded`; False when it cannot be."""
-        if not self._links_work:
-            return False
-        shared = self._shared.get(encoded)
-        if shared is None:
-            name = f".answer-{hashlib.blake2b(encoded, digest_size=16).hexdigest()}.json"
-            shared = os.path.join(self.results_dir, name)
-            self._write_atomically(encoded, shared, temporary)
-            if len(self._shared) >= SHARED_ANSWERS_KEPT:
-                self._shared.clear()
-            self._shared[encoded] = shared
-        try:
-            os.link(shared, path)
-        except FileNotFoundError:
-            # The shared file went (with the results folder, say); it is
-            # written again the next time it is needed.
-            self._shared.pop(encoded, None)
-            return False
-        except FileExistsError:
-            return False
-        except OSError:
-            # A file system without hard links: every job gets its own file.
-            self._links_work = False
-            return False
-        return True
-
-    def _write_atomically(self, data, path, temporary):
-        try:
-            self._write(temporary, data)
-            os.replace(temporary, path)
-        except OSError:
-            _remove_quietly(temporary)
-            raise
-
-    def _write(self, path, data):
-        try:
-            descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
-        except FileNotFoundError:
-            # Someone removed the results folder while we were running.
-            os.makedirs(self.results_dir, exist_ok=True)
-            descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
-        try:
-            _write_all(descriptor, data)
-        finally:
-            os.close(descriptor)
 
     def close(self):
         """Close the journal; a later entry opens it again."""
@@ -250,7 +175,7 @@ class JobStore:
             if self._journal is None or os.fstat(self._journal).st_nlink == 0:
                 self._open_journal()
             try:
-                _write_all(self._journal, line)
+                write_all(self._journal, line)
             except OSError:
                 # A full disk can take part of a line: cut it off, or the
                 # next entry would be glued to it and both lost on replay.
@@ -275,7 +200,7 @@ class JobStore:
                 specs[entry["id"]] = entry["spec"]
             else:
                 outcomes[entry["id"]] = entry
-        on_disk = self._finished_on_disk()
+        on_disk = self._files.finished_ids()
         last = max([0, *specs, *outcomes, *on_disk])
         self._codes = bytearray(last + 1)
         for job_id in range(1, last + 1):
@@ -306,25 +231,3 @@ class JobStore:
             if isinstance(entry, dict) and isinstance(entry.get("id"), int) and 0 < entry["id"] < 10**9:
                 entries.append(entry)
         return entries
-
-    def _finished_on_disk(self):
-        found = set()
-        for name in os.listdir(self.results_dir):
-            match = RESULT_NAME.fullmatch(name)
-            if match:
-                found.add(int(match.group(1)))
-        return found
-
-
-def _write_all(descriptor, data):
-    """Write all of `data`: os.write may take only part of it."""
-    view = memoryview(data)
-    while view:
-        view = view[os.write(descriptor, view):]
-
-
-def _remove_quietly(path):
-    try:
-        os.remove(path)
-    except OSError:
-        pass
