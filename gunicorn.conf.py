@@ -15,6 +15,9 @@ threads = int(os.environ.get("LSS_WSGI_THREADS", "8"))
 preload_app = False
 # The service logs every request itself, in webserver.log.
 accesslog = None
+# The control socket's default path is one per user, which several servers
+# on one machine would take from each other; nothing here uses it.
+control_socket_disable = True
 
 
 def worker_int(worker):

@@ -36,6 +36,7 @@ JOB_DEADLINE = 30.0
 REQUEST_TIMEOUT = 10.0
 FAILURE_PAUSE = 0.01
 SAMPLES_KEPT = 10
+REQUEST_HEAD = b"%s %s HTTP/1.1\r\nHost: %s\r\nContent-Type: application/json\r\nContent-Length: %d\r\n\r\n"
 
 
 @dataclass(frozen=True)
@@ -245,8 +246,7 @@ class LoadRun:
 
     def _send(self, client, method, path, body=b""):
         client.sent = (method, path, body, time.perf_counter())
-        request = b"%s %s HTTP/1.1\r\nHost: %s\r\nContent-Type: application/json\r\nContent-Length: %d\r\n\r\n" % (
-            method.encode(), path.encode(), self._host, len(body))
+        request = REQUEST_HEAD % (method.encode(), path.encode(), self._host, len(body))
         for retry in (False, True):
             try:
                 if client.sock is None:

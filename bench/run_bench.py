@@ -9,7 +9,9 @@
    bundled CSV and on synthetic CSVs 10 and 100 times its size, again in
    interleaved rounds, with each server's peak memory;
 3. 100,000 jobs piled up in one server: its resident memory, and the latency
-   of /api/jobs and /api/num_jobs as they grow.
+   of /api/jobs and /api/num_jobs as they grow;
+4. our server and the ceiling on gunicorn and on waitress, the measurement
+   behind the choice of `make serve`.
 It prints Markdown tables and writes them to bench/out/report.md. `--quick`
 makes a smoke run of a minute or so.
 """
@@ -30,6 +32,7 @@ import time
 from datetime import datetime, timezone
 
 from bench.loadgen import LoadRun, Result, expected_answers, mix_of, run_load
+from bench.serve import WSGI_THREADS
 from bench.synth import write_synthetic
 from checker.reference import Reference
 
@@ -82,8 +85,8 @@ class ServerProcess:
         with open(self._stderr_path, "wb") as stderr:
             self.started_at = time.perf_counter()
             self.process = subprocess.Popen(  # pylint: disable=consider-using-with
-                [sys.executable, "-m", "bench.serve", self.kind, "--port", str(self.port), "--wsgi", self.wsgi,
-                 *self._threads],
+                [sys.executable, "-m", "bench.serve", self.kind, "--port", str(self.port),
+                 "--wsgi", self.wsgi, *self._threads],
                 cwd=ROOT, env=self._environment, stdout=subprocess.DEVNULL, stderr=stderr)
         return self
 
@@ -236,7 +239,7 @@ def compare_servers(options, scratch, ports, mix, expected):
     question = mix[0].answer_key[1]
     try:
         startups = {server.label: server.start().first_answer(question) for server in servers}
-        outcome = interleaved_rounds(servers, {kind: mix for kind in KINDS}, {kind: expected for kind in KINDS},
+        outcome = interleaved_rounds(servers, dict.fromkeys(KINDS, mix), dict.fromkeys(KINDS, expected),
                                      options, options.rounds, options.seconds)
         exits = {server.label: server.stop() for server in servers}
     finally:
@@ -251,8 +254,9 @@ def compare_servers(options, scratch, ports, mix, expected):
     for label in KINDS:
         result, cpu, rounds = outcome[label]
         lines.append(
-            f"| {label} | {rate[label]:.0f} | {min(rounds):.0f}-{max(rounds):.0f} | {_ms(result.percentile(0.5))} "
-            f"| {_ms(result.percentile(0.95))} | {_ms(result.percentile(0.99))} | {result.errors} | {result.wrong} "
+            f"| {label} | {rate[label]:.0f} | {min(rounds):.0f}-{max(rounds):.0f} "
+            f"| {' | '.join(_ms(result.percentile(fraction)) for fraction in (0.5, 0.95, 0.99))} "
+            f"| {result.errors} | {result.wrong} "
             f"| {result.requests / max(result.jobs, 1):.2f} | {1000 * cpu / max(result.jobs, 1):.2f} "
             f"| {1e6 * result.client_cpu / max(result.jobs, 1):.0f} "
             f"| {rate[label] / rate['ceiling']:.2f} | {rate[label] / max(rate['naive'], 1e-9):.2f} |")
@@ -260,6 +264,30 @@ def compare_servers(options, scratch, ports, mix, expected):
     notes = ["Start-up to first answer: " + ", ".join(f"{label} {startups[label]:.2f} s" for label in KINDS)
              + f". Exit status on SIGTERM: ours {exits['ours']}."]
     return lines, notes + samples, outcome
+
+
+def wsgi_servers(options, scratch, ports, mix, expected):
+    """Section 4: our server and the ceiling on each WSGI server, the measurement behind `make serve`."""
+    print("\n== WSGI servers", flush=True)
+    servers = [ServerProcess(kind, BUNDLED, scratch, ports.pick(), wsgi, f"{kind} {wsgi}")
+               for wsgi in ("gunicorn", "waitress") for kind in ("ours", "ceiling")]
+    try:
+        for server in servers:
+            server.start().first_answer(mix[0].answer_key[1])
+        labels = [server.label for server in servers]
+        outcome = interleaved_rounds(servers, dict.fromkeys(labels, mix), dict.fromkeys(labels, expected),
+                                     options, options.growth_rounds, options.seconds / 2)
+    finally:
+        for server in servers:
+            server.stop()
+    lines = ["| WSGI server | ours jobs/s | ceiling jobs/s | ours / ceiling | ours p50 ms | errors | wrong |",
+             "|---|---|---|---|---|---|---|"]
+    for wsgi in ("gunicorn", "waitress"):
+        ours, ceiling = outcome[f"ours {wsgi}"][0], outcome[f"ceiling {wsgi}"][0]
+        lines.append(f"| {wsgi} | {ours.jobs_per_second:.0f} | {ceiling.jobs_per_second:.0f} "
+                     f"| {ours.jobs_per_second / ceiling.jobs_per_second:.2f} | {_ms(ours.percentile(0.5))} "
+                     f"| {ours.errors + ceiling.errors} | {ours.wrong + ceiling.wrong} |")
+    return lines, [f"{WSGI_THREADS} threads each; gunicorn with one gthread worker process."]
 
 
 def growth(options, scratch, ports, bundled_mix, bundled_expected):
@@ -306,9 +334,10 @@ def growth(options, scratch, ports, bundled_mix, bundled_expected):
     base_rate = outcome["bundled"][0].jobs_per_second
     for label, rows, _ in datasets:
         result = outcome[label][0]
-        lines.append(f"| {label} | {rows:,} | {startups[label]:.2f} | {startups[label] / startups['bundled']:.1f} "
-                     f"| {result.jobs_per_second:.0f} | {result.jobs_per_second / base_rate:.2f} | {result.errors} "
-                     f"| {result.wrong} | {memory[label][1]:.0f} |")
+        lines.append(f"| {label} | {rows:,} | {startups[label]:.2f} "
+                     f"| {startups[label] / startups['bundled']:.1f} | {result.jobs_per_second:.0f} "
+                     f"| {result.jobs_per_second / base_rate:.2f} | {result.errors} | {result.wrong} "
+                     f"| {memory[label][1]:.0f} |")
     notes = ["Bundled start-up: median of " + ", ".join(f"{value:.2f}" for value in bundled_startups) + " s."]
     return lines, notes
 
@@ -330,7 +359,7 @@ def accumulation(options, scratch, ports, mix, expected):
     """Section 3: memory and listing latency as finished jobs pile up."""
     print(f"\n== {options.jobs:,} jobs piled up", flush=True)
     server = ServerProcess("ours", BUNDLED, scratch, ports.pick(), options.wsgi, "pile")
-    rows = ["| finished jobs | RSS MB | RSS growth MB | /api/jobs ms | /api/jobs KB | /api/num_jobs ms |",
+    rows = ["| jobs | RSS MB | growth MB | /api/jobs ms | /api/jobs KB | /api/num_jobs ms |",
             "|---|---|---|---|---|---|"]
     notes = []
     try:
@@ -340,12 +369,13 @@ def accumulation(options, scratch, ports, mix, expected):
         if warm.errors or warm.wrong:
             notes.append(f"warm-up: {warm.errors} errors, {warm.wrong} wrong: {warm.samples[:2]}")
         done, base = warm.jobs, None
-        for target in options.checkpoints:
+        for target in [0, *(warm.jobs + added for added in options.checkpoints)]:
             if target > done:
                 piled = LoadRun(server.url, mix, expected, options.clients, poll=False).run(
                     3600, offset=done, max_jobs=target - done)
                 if piled.errors:
-                    notes.append(f"{piled.errors} submissions failed on the way to {target}: {piled.samples[:2]}")
+                    notes.append(f"{piled.errors} submissions failed on the way to {target}: "
+                                 f"{piled.samples[:2]}")
             while json.loads(request(server.url, "GET", "/api/num_jobs")[1])["num_jobs"]:
                 time.sleep(0.05)
             jobs_ms, size, body = _latency_ms(server.url, "/api/jobs", 10)
@@ -390,8 +420,9 @@ def parse_options(argv):
     parser.add_argument("--quick", action="store_true", help="a smoke run of a minute or so")
     parser.add_argument("--wsgi", choices=("gunicorn", "waitress"), default="gunicorn")
     parser.add_argument("--clients", type=int, default=8)
-    parser.add_argument("--port-base", type=int, default=0, help="take ports from here upwards (default: any)")
-    parser.add_argument("--only", choices=("compare", "growth", "jobs"), action="append",
+    parser.add_argument("--port-base", type=int, default=0,
+                        help="take ports from here upwards (default: any free port)")
+    parser.add_argument("--only", choices=("compare", "growth", "jobs", "wsgi"), action="append",
                         help="run only these sections")
     options = parser.parse_args(argv)
     if options.quick:
@@ -400,9 +431,10 @@ def parse_options(argv):
     else:
         options.rounds, options.seconds, options.warmup, options.growth_rounds = 5, 10.0, 4.0, 3
         options.factors, options.startups, options.jobs = (10, 100), 3, 100_000
-    options.checkpoints = sorted({1000, options.jobs // 10, options.jobs})
+    # Jobs added after the warm-up at which memory and latency are measured.
+    options.checkpoints = sorted({options.jobs // 10, options.jobs})
     options.processes = min(2, os.cpu_count() or 1)
-    options.only = set(options.only or ("compare", "growth", "jobs"))
+    options.only = set(options.only or ("compare", "growth", "jobs", "wsgi"))
     return options
 
 
@@ -418,7 +450,7 @@ def main(argv=None):
     mix = mix_of(reference)
     expected = expected_answers(reference, {item.answer_key for item in mix})
     report = ["# Benchmark report", "", *header, "",
-              f"Command: python -m bench.run_bench {' '.join(argv if argv is not None else sys.argv[1:])}", ""]
+              f"Command: python -m bench.run_bench {' '.join(sys.argv[1:] if argv is None else argv)}", ""]
     failed = False
     with tempfile.TemporaryDirectory(prefix="lss-bench-") as scratch:
         if "compare" in options.only:
@@ -431,6 +463,9 @@ def main(argv=None):
         if "jobs" in options.only:
             lines, notes = accumulation(options, scratch, ports, mix, expected)
             report += ["## Jobs piling up", "", *lines, "", *notes, ""]
+        if "wsgi" in options.only:
+            lines, notes = wsgi_servers(options, scratch, ports, mix, expected)
+            report += ["## WSGI servers", "", *lines, "", *notes, ""]
     report.append(f"Load average at end: {load_average()}. "
                   f"The whole run took {time.perf_counter() - started:.0f} s.")
     text = "\n".join(report) + "\n"

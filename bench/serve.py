@@ -40,12 +40,13 @@ def serve_gunicorn(kind, port, threads):
     """
     from gunicorn.app.base import BaseApplication  # pylint: disable=import-outside-toplevel
 
-    class OneWorker(BaseApplication):
+    class OneWorker(BaseApplication):  # pylint: disable=abstract-method
         """gunicorn with its settings given here rather than on its command line."""
 
         def load_config(self):
             for name, value in {"bind": f"127.0.0.1:{port}", "workers": 1, "worker_class": "gthread",
-                                "threads": threads, "accesslog": None}.items():
+                                "threads": threads, "accesslog": None,
+                                "control_socket_disable": True}.items():
                 self.cfg.set(name, value)
 
         def load(self):
@@ -69,7 +70,8 @@ def main(argv=None):
         # Under a closed-loop load every burst would print a warning that
         # requests wait for a thread.
         logging.getLogger("waitress.queue").setLevel(logging.ERROR)
-        waitress.serve(build(options.kind), host="127.0.0.1", port=options.port, threads=options.threads, _quiet=True)
+        waitress.serve(build(options.kind), host="127.0.0.1", port=options.port, threads=options.threads,
+                       _quiet=True)
     return 0
 
 
