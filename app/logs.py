@@ -13,6 +13,8 @@ from flask import request
 
 FORMAT = "%(asctime)s.%(msecs)03dZ %(levelname)s %(threadName)s %(message)s"
 DATE_FORMAT = "%Y-%m-%dT%H:%M:%S"
+# `extra` of a line that may wait for the next one to be written with it.
+HELD = {"held_for_next_line": True}
 # Bodies longer than this are logged by size only.
 LOGGED_BODY_BYTES = 4096
 
@@ -39,11 +41,14 @@ class UTCFormatter(logging.Formatter):
 class AppendingHandler(RotatingFileHandler):
     """A RotatingFileHandler whose threads do not queue behind one another's writes.
 
-    Each line is one write to a file opened for appending, which the system
-    applies whole, so the handler's lock is held only to decide on rotation
-    and never across the write itself: a thread waiting in the write no
-    longer holds up every other thread that logs. The size is counted from
-    what was written rather than asked of the file before every line.
+    Each write goes to a file opened for appending, which the system applies
+    whole, so the handler's lock is held only to decide on rotation and never
+    across the write itself: a thread waiting in the write no longer holds up
+    every other thread that logs. A line logged with extra=HELD waits in
+    memory and is written with the next line that is not held, which for a
+    request's entry line is its answer line: one write a request instead of
+    two, and every line is on disk once any request has been answered. The
+    size is counted from what was written rather than asked of the file.
     """
 
     def __init__(self, path, max_bytes, backup_count):
@@ -52,6 +57,8 @@ class AppendingHandler(RotatingFileHandler):
         super().__init__(path, maxBytes=max_bytes, backupCount=backup_count, delay=True,
                          encoding="utf-8", errors="backslashreplace")
         self._size = 0
+        # Held lines, in the order they were logged.
+        self._held = []
         # The file of the previous rotation, closed at the next one: a thread
         # may still be writing to it when the rotation happens.
         self._retired = None
@@ -74,6 +81,12 @@ class AppendingHandler(RotatingFileHandler):
                 if self.maxBytes and self._size and self._size + len(line) >= self.maxBytes:
                     self.doRollover()
                 self._size += len(line)
+                if record.__dict__.get("held_for_next_line"):
+                    self._held.append(line)
+                    return
+                if self._held:
+                    self._held.append(line)
+                    line, self._held = b"".join(self._held), []
                 stream = self.stream
             stream.write(line)
         except Exception:  # pylint: disable=broad-exception-caught
@@ -81,6 +94,8 @@ class AppendingHandler(RotatingFileHandler):
             self.handleError(record)
 
     def doRollover(self):
+        # Held lines were counted in the file being retired, so they go there.
+        self._write_held()
         retired, self.stream = self.stream, None
         super().doRollover()
         if self._retired is not None:
@@ -89,8 +104,14 @@ class AppendingHandler(RotatingFileHandler):
         self.stream = self._open()
         self._size = 0
 
+    def _write_held(self):
+        if self._held and self.stream is not None:
+            self.stream.write(b"".join(self._held))
+        self._held = []
+
     def close(self):
         with self.lock:
+            self._write_held()
             if self._retired is not None:
                 self._retired.close()
                 self._retired = None
@@ -134,7 +155,8 @@ def log_requests(app, logger):
     def log_entry():
         environ = request.environ
         environ["le_stats_sportif.started"] = time.perf_counter()
-        logger.info("enter %s %s %s", environ["REQUEST_METHOD"], request.path, _parameters(environ))
+        logger.info("enter %s %s %s", environ["REQUEST_METHOD"], request.path, _parameters(environ),
+                    extra=HELD)
 
     @app.after_request
     def log_exit(response):

@@ -9,7 +9,7 @@ from app import create_app
 from app.data_ingestor import STATISTICS, DataIngestor
 from app.job_listing import JobListing
 from app.job_store import JOURNAL_NAME, JobStatus, JobStore
-from app.logs import make_logger
+from app.logs import HELD, make_logger
 
 LOW = "Percent of adults aged 18 years and older who have obesity"
 HIGH = "Percent of adults who engage in muscle-strengthening activities on 2 or more days a week"
@@ -200,3 +200,38 @@ def test_without_hard_links_each_job_gets_a_file_of_its_own(tmp_path, monkeypatc
         store.finish(job_id, b'{"a": 1}')
     assert [store.result(job_id) for job_id in ids] == [b'{"a": 1}', b'{"a": 1}']
     assert not os.path.samefile(tmp_path / "job_id_1.json", tmp_path / "job_id_2.json")
+
+
+def test_a_held_line_is_written_with_the_next_one_in_order(tmp_path):
+    logger = make_logger(str(tmp_path / "webserver.log"), 10_000, 2)
+    logger.info("enter one", extra=HELD)
+    logger.info("enter two", extra=HELD)
+    assert not (tmp_path / "webserver.log").exists() or (tmp_path / "webserver.log").read_text() == ""
+    logger.info("answer one")
+    lines = (tmp_path / "webserver.log").read_text().splitlines()
+    assert [line.split(" ", 3)[3] for line in lines] == ["enter one", "enter two", "answer one"]
+    logger.info("enter three", extra=HELD)
+    for handler in logger.handlers:
+        handler.close()
+    assert (tmp_path / "webserver.log").read_text().splitlines()[-1].endswith("enter three")
+
+
+def test_held_lines_go_to_the_file_they_were_counted_in(tmp_path):
+    logger = make_logger(str(tmp_path / "webserver.log"), 300, 5)
+    for number in range(20):
+        logger.info("enter %d", number, extra=HELD)
+        logger.info("answer %d", number)
+    for handler in logger.handlers:
+        handler.close()
+    files = sorted((path for path in os.listdir(tmp_path) if path.startswith("webserver.log")),
+                   key=lambda name: -int(name.rsplit(".", 1)[1]) if name[-1].isdigit() else 0)
+    text = [line.split(" ", 3)[3] for name in files for line in (tmp_path / name).read_text().splitlines()]
+    assert text[-12:] == [f"{kind} {number}" for number in range(14, 20) for kind in ("enter", "answer")]
+    assert all(len((tmp_path / name).read_text()) <= 300 for name in files)
+
+
+def test_a_request_s_lines_are_on_disk_once_it_is_answered(make_app, tmp_path):
+    client = make_app().test_client()
+    client.get("/api/num_jobs")
+    lines = (tmp_path / "webserver.log").read_text().splitlines()
+    assert "enter GET /api/num_jobs" in lines[-2] and "answer GET /api/num_jobs 200" in lines[-1]
