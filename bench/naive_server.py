@@ -4,20 +4,22 @@ The CSV is held as a pandas frame and every job filters it for its question
 (and state) and aggregates the rows it found, in a pool of worker threads.
 The answer is written to results/<job_id>.json with json.dump; get_results
 loads the file and encodes it again with jsonify. Each request is logged at
-entry and at answer. It keeps the contract's answers (the load generator
+entry and at answer through the standard library's RotatingFileHandler. It keeps the contract's answers (the load generator
 checks them) but not its finer promises: no journal, no atomic writes, no
 validation beyond what the load sends.
 """
 import itertools
 import json
+import logging
 import os
 import threading
+import time
+from logging.handlers import RotatingFileHandler
 
 import pandas as pd
 from flask import Flask, abort, jsonify, request
 
 from app.data_ingestor import CATEGORY, LOCATION, QUESTION, QUESTIONS_BEST_IS_MIN, SEGMENT, VALUE
-from app.logs import make_logger
 from app.task_runner import ThreadPool, WorkItem
 
 
@@ -80,7 +82,13 @@ def create_naive_app(csv_path, results_dir, log_file, num_threads):
     """The naive baseline over the data set at `csv_path`."""
     app = Flask(__name__)
     statistics = NaiveStatistics(csv_path)
-    logger = make_logger(log_file, 10 * 1024 * 1024, 5)
+    logger = logging.Logger("naive", logging.INFO)
+    handler = RotatingFileHandler(log_file, maxBytes=10 * 1024 * 1024, backupCount=5)
+    formatter = logging.Formatter("%(asctime)s.%(msecs)03dZ %(levelname)s %(threadName)s %(message)s",
+                                  "%Y-%m-%dT%H:%M:%S")
+    formatter.converter = time.gmtime
+    handler.setFormatter(formatter)
+    logger.addHandler(handler)
     pool = ThreadPool(num_threads, logger=logger)
     os.makedirs(results_dir, exist_ok=True)
     statuses = {}

@@ -261,6 +261,10 @@ def compare_servers(options, scratch, ports, mix, expected):
             f"| {1e6 * result.client_cpu / max(result.jobs, 1):.0f} "
             f"| {rate[label] / rate['ceiling']:.2f} | {rate[label] / max(rate['naive'], 1e-9):.2f} |")
     samples = [f"{label}: {sample}" for label in KINDS for sample in outcome[label][0].samples[:3]]
+    for baseline in ("ceiling", "naive"):
+        ratios = [mine / theirs for mine, theirs in zip(outcome["ours"][2], outcome[baseline][2])]
+        samples.insert(0, f"Ours / {baseline}, round by round: median {statistics.median(ratios):.2f}, "
+                          f"from {min(ratios):.2f} to {max(ratios):.2f}.")
     notes = ["Start-up to first answer: " + ", ".join(f"{label} {startups[label]:.2f} s" for label in KINDS)
              + f". Exit status on SIGTERM: ours {exits['ours']}."]
     return lines, notes + samples, outcome
@@ -429,7 +433,7 @@ def parse_options(argv):
         options.rounds, options.seconds, options.warmup, options.growth_rounds = 2, 2.0, 1.0, 1
         options.factors, options.startups, options.jobs = (10,), 1, 5000
     else:
-        options.rounds, options.seconds, options.warmup, options.growth_rounds = 5, 10.0, 4.0, 3
+        options.rounds, options.seconds, options.warmup, options.growth_rounds = 10, 5.0, 4.0, 5
         options.factors, options.startups, options.jobs = (10, 100), 3, 100_000
     # Jobs added after the warm-up at which memory and latency are measured.
     options.checkpoints = sorted({options.jobs // 10, options.jobs})
