@@ -1,9 +1,10 @@
 """The service's log: a rotating file with UTC timestamps.
 
-Every request writes two lines, so the path from a call to a line on disk is
+Every request logs two lines, so the path from a call to a line on disk is
 kept short: no search of the call stack for a source location the format
 never shows, no second formatting of each record to decide on rotation, the
-same timestamp text reused within a second, and no lock held across a write.
+same timestamp text reused within a second, no lock held across a write, and
+a route's entry line written in the same write as its answer line.
 """
 import logging
 import time
