@@ -1,18 +1,18 @@
 """The answer files of a results folder: each appears whole in one step and is read back whole.
 
-Many jobs get the same answer, so an answer is written once, atomically, to
-a shared `.answer-<hash>.json`, and each job's `job_id_N.json` is a hard link
-to it: one system call a job instead of creating, writing, closing and
-renaming a file, and one copy on disk. Where links cannot be made, each job's
-file is written on its own, to a temporary file that then replaces it.
+Many jobs get the same answer, so only the first job to get an answer has
+its file written (to a temporary file that then replaces it); the next jobs
+with the same answer get their `job_id_N.json` as a hard link to that file:
+one system call a job instead of creating, writing, closing and renaming a
+file, and one copy of each answer on disk. The folder holds nothing but the
+jobs' files. Where links cannot be made, every job's file is written.
 """
-import hashlib
 import os
 import re
 
 RESULT_NAME = re.compile(r"job_id_([1-9][0-9]{0,6})\.json")
-# How many shared answers are remembered before the memory starts afresh.
-SHARED_ANSWERS_KEPT = 10000
+# How many answers' files are remembered before the memory starts afresh.
+ANSWERS_KEPT = 10000
 # A result is read in one call when it is smaller than this.
 READ_SIZE = 64 * 1024
 
@@ -22,8 +22,8 @@ class ResultFiles:
 
     def __init__(self, folder):
         self.folder = folder
-        # encoded answer -> the path of a whole file holding it
-        self._shared = {}
+        # encoded answer -> the path of a job's file that holds it
+        self._file_of = {}
         self._links_work = True
 
     def path(self, job_id):
@@ -33,9 +33,13 @@ class ResultFiles:
     def write(self, job_id, encoded):
         """Give a job its answer file; raises OSError, and then no file appears."""
         path = self.path(job_id)
-        temporary = os.path.join(self.folder, f".job_id_{job_id}.tmp")
-        if not self._link_shared(encoded, path, temporary):
-            self._write_atomically(encoded, path, temporary)
+        if self._link_to_same_answer(encoded, path):
+            return
+        self._write_atomically(encoded, path, os.path.join(self.folder, f".job_id_{job_id}.tmp"))
+        if self._links_work:
+            if len(self._file_of) >= ANSWERS_KEPT:
+                self._file_of.clear()
+            self._file_of[encoded] = path
 
     def read(self, job_id):
         """The answer of a job; raises FileNotFoundError when it has none."""
@@ -59,24 +63,16 @@ class ResultFiles:
                 found.add(int(match.group(1)))
         return found
 
-    def _link_shared(self, encoded, path, temporary):
-        """Make `path` a hard link to the shared file of `encoded`; False when it cannot be."""
-        if not self._links_work:
+    def _link_to_same_answer(self, encoded, path):
+        """Make `path` a hard link to an earlier job's file of `encoded`; False when there is none."""
+        earlier = self._file_of.get(encoded) if self._links_work else None
+        if earlier is None:
             return False
-        shared = self._shared.get(encoded)
-        if shared is None:
-            name = f".answer-{hashlib.blake2b(encoded, digest_size=16).hexdigest()}.json"
-            shared = os.path.join(self.folder, name)
-            self._write_atomically(encoded, shared, temporary)
-            if len(self._shared) >= SHARED_ANSWERS_KEPT:
-                self._shared.clear()
-            self._shared[encoded] = shared
         try:
-            os.link(shared, path)
+            os.link(earlier, path)
         except FileNotFoundError:
-            # The shared file went (with the results folder, say); it is
-            # written again the next time it is needed.
-            self._shared.pop(encoded, None)
+            # The earlier file went (removed, or with the results folder):
+            # this job's file is written and takes its place.
             return False
         except FileExistsError:
             return False

@@ -170,23 +170,23 @@ def test_jobs_with_the_same_answer_share_one_file_on_disk(tmp_path):
     paths = [tmp_path / f"job_id_{job_id}.json" for job_id in (first, second, other)]
     assert [path.read_bytes() for path in paths] == [b'{"Ohio": 15.25}', b'{"Ohio": 15.25}', b'{"Utah": 40.0}']
     assert os.path.samefile(paths[0], paths[1]) and not os.path.samefile(paths[0], paths[2])
+    assert sorted(os.listdir(tmp_path)) == [JOURNAL_NAME] + sorted(path.name for path in paths)
     os.remove(paths[0])
     assert store.result(second) == b'{"Ohio": 15.25}'
 
 
-def test_a_removed_shared_answer_is_written_again(tmp_path):
+def test_an_answer_whose_file_was_removed_is_written_again(tmp_path):
     store = JobStore(tmp_path / "results")
     store.finish(store.create({}), b"[1]")
     shutil.rmtree(tmp_path / "results")
-    job_id = store.create({})
-    store.finish(job_id, b"[1]")
-    assert store.result(job_id) == b"[1]"
+    again = store.create({})
+    store.finish(again, b"[1]")
     later = store.create({})
     store.finish(later, b"[1]")
     results = tmp_path / "results"
-    shared = [name for name in os.listdir(results) if name.startswith(".answer-")]
-    assert len(shared) == 1 and (results / shared[0]).read_bytes() == b"[1]"
-    assert os.path.samefile(results / shared[0], results / f"job_id_{later}.json")
+    assert store.result(again) == store.result(later) == b"[1]"
+    assert os.path.samefile(results / f"job_id_{again}.json", results / f"job_id_{later}.json")
+    assert sorted(os.listdir(results)) == sorted([JOURNAL_NAME, f"job_id_{again}.json", f"job_id_{later}.json"])
 
 
 def test_without_hard_links_each_job_gets_a_file_of_its_own(tmp_path, monkeypatch):
