@@ -7,6 +7,7 @@ one system call a job instead of creating, writing, closing and renaming a
 file, and one copy of each answer on disk. The folder holds nothing but the
 jobs' files. Where links cannot be made, every job's file is written.
 """
+import errno
 import os
 import re
 
@@ -70,13 +71,16 @@ class ResultFiles:
             return False
         try:
             os.link(earlier, path)
-        except FileNotFoundError:
-            # The earlier file went (removed, or with the results folder):
-            # this job's file is written and takes its place.
+        except (FileNotFoundError, FileExistsError):
+            # The earlier file went (removed, or with the results folder), or
+            # this job has a file already: it is written and becomes the one
+            # later jobs link to.
             return False
-        except FileExistsError:
-            return False
-        except OSError:
+        except OSError as error:
+            if error.errno == errno.EMLINK:
+                # The earlier file has as many links as the file system
+                # allows; this job's file is written and links start anew.
+                return False
             # A file system without hard links: every job gets its own file.
             self._links_work = False
             return False

@@ -1,4 +1,5 @@
 """What makes a job a lookup: answers encoded once, a cheap job list, a lean journal and log."""
+import errno
 import json
 import os
 import shutil
@@ -235,3 +236,21 @@ def test_a_request_s_lines_are_on_disk_once_it_is_answered(make_app, tmp_path):
     client.get("/api/num_jobs")
     lines = (tmp_path / "webserver.log").read_text().splitlines()
     assert "enter GET /api/num_jobs" in lines[-2] and "answer GET /api/num_jobs 200" in lines[-1]
+
+
+def test_a_file_with_all_the_links_it_can_have_is_followed_by_a_new_one(tmp_path, monkeypatch):
+    store = JobStore(tmp_path)
+    ids = [store.create({}) for _ in range(3)]
+    store.finish(ids[0], b"[2]")
+    real_link = os.link
+
+    def too_many_links(source, target):
+        monkeypatch.setattr(os, "link", real_link)
+        raise OSError(errno.EMLINK, "Too many links", source)
+
+    monkeypatch.setattr(os, "link", too_many_links)
+    store.finish(ids[1], b"[2]")
+    store.finish(ids[2], b"[2]")
+    paths = [tmp_path / f"job_id_{job_id}.json" for job_id in ids]
+    assert [path.read_bytes() for path in paths] == [b"[2]"] * 3
+    assert not os.path.samefile(paths[0], paths[1]) and os.path.samefile(paths[1], paths[2])
