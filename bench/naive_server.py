@@ -4,9 +4,10 @@ The CSV is held as a pandas frame and every job filters it for its question
 (and state) and aggregates the rows it found, in a pool of worker threads.
 The answer is written to results/<job_id>.json with json.dump; get_results
 loads the file and encodes it again with jsonify. Each request is logged at
-entry and at answer through the standard library's RotatingFileHandler. It keeps the contract's answers (the load generator
-checks them) but not its finer promises: no journal, no atomic writes, no
-validation beyond what the load sends.
+entry and at answer through the standard library's RotatingFileHandler. It
+keeps the contract's answers (the load generator checks them) but not its
+finer promises: no journal, no atomic writes, no validation beyond what the
+load sends.
 """
 import itertools
 import json

@@ -31,6 +31,7 @@ import tempfile
 import time
 from datetime import datetime, timezone
 
+from bench.breakdown import PARTS
 from bench.loadgen import LoadRun, Result, expected_answers, mix_of, run_load
 from bench.serve import WSGI_THREADS
 from bench.synth import write_synthetic
@@ -67,9 +68,9 @@ class PortPicker:
 class ServerProcess:
     """One server of bench/serve.py in a process of its own, with its own results and log."""
 
-    def __init__(self, kind, csv_path, scratch, port, wsgi, label=None, threads=None):
+    def __init__(self, kind, csv_path, scratch, port, wsgi, label=None, without=()):
         self.kind, self.csv_path, self.port, self.wsgi = kind, csv_path, port, wsgi
-        self._threads = [] if threads is None else ["--threads", str(threads)]
+        self._without = [argument for part in without for argument in ("--without", part)]
         self.label = label or kind
         self.url = f"http://127.0.0.1:{port}"
         folder = tempfile.mkdtemp(prefix=f"{self.label}-", dir=scratch)
@@ -86,7 +87,7 @@ class ServerProcess:
             self.started_at = time.perf_counter()
             self.process = subprocess.Popen(  # pylint: disable=consider-using-with
                 [sys.executable, "-m", "bench.serve", self.kind, "--port", str(self.port),
-                 "--wsgi", self.wsgi, *self._threads],
+                 "--wsgi", self.wsgi, *self._without],
                 cwd=ROOT, env=self._environment, stdout=subprocess.DEVNULL, stderr=stderr)
         return self
 
@@ -294,6 +295,37 @@ def wsgi_servers(options, scratch, ports, mix, expected):
     return lines, [f"{WSGI_THREADS} threads each; gunicorn with one gthread worker process."]
 
 
+def breakdown(options, scratch, ports, mix, expected):
+    """Section 5 (on request): our server with parts switched off, beside the ceiling."""
+    print("\n== breakdown", flush=True)
+    variants = [("ceiling", "ceiling", ()), ("ours", "ours", ())]
+    variants += [(f"ours without {part}", "ours", (part,)) for part in PARTS]
+    variants.append(("ours without all four", "ours", PARTS))
+    servers = [ServerProcess(kind, BUNDLED, scratch, ports.pick(), options.wsgi, label, without)
+               for label, kind, without in variants]
+    try:
+        for server in servers:
+            server.start().first_answer(mix[0].answer_key[1])
+        labels = [server.label for server in servers]
+        outcome = interleaved_rounds(servers, dict.fromkeys(labels, mix), dict.fromkeys(labels, expected),
+                                     options, options.growth_rounds, options.seconds * 0.8)
+    finally:
+        for server in servers:
+            server.stop()
+    lines = ["| server | jobs/s | vs ours | vs ceiling | server CPU ms/job | requests/job | errors | wrong |",
+             "|---|---|---|---|---|---|---|---|"]
+    for label in labels:
+        result, cpu, _ = outcome[label]
+        rate = result.jobs_per_second
+        lines.append(f"| {label} | {rate:.0f} | {rate / outcome['ours'][0].jobs_per_second:.2f} "
+                     f"| {rate / outcome['ceiling'][0].jobs_per_second:.2f} "
+                     f"| {1000 * cpu / max(result.jobs, 1):.2f} "
+                     f"| {result.requests / max(result.jobs, 1):.2f} "
+                     f"| {result.errors} | {result.wrong} |")
+    return lines, [f"Parts switched off as bench/breakdown.py says; {options.growth_rounds} interleaved "
+                   f"rounds of {options.seconds * 0.8:g} s."]
+
+
 def growth(options, scratch, ports, bundled_mix, bundled_expected):
     """Section 2: start-up, jobs/s and memory as the data grows."""
     print("\n== data growth", flush=True)
@@ -426,8 +458,9 @@ def parse_options(argv):
     parser.add_argument("--clients", type=int, default=8)
     parser.add_argument("--port-base", type=int, default=0,
                         help="take ports from here upwards (default: any free port)")
-    parser.add_argument("--only", choices=("compare", "growth", "jobs", "wsgi"), action="append",
-                        help="run only these sections")
+    parser.add_argument("--only", choices=("compare", "growth", "jobs", "wsgi", "breakdown"),
+                        action="append",
+                        help="run only these sections (breakdown runs only when named here)")
     options = parser.parse_args(argv)
     if options.quick:
         options.rounds, options.seconds, options.warmup, options.growth_rounds = 2, 2.0, 1.0, 1
@@ -470,6 +503,9 @@ def main(argv=None):
         if "wsgi" in options.only:
             lines, notes = wsgi_servers(options, scratch, ports, mix, expected)
             report += ["## WSGI servers", "", *lines, "", *notes, ""]
+        if "breakdown" in options.only:
+            lines, notes = breakdown(options, scratch, ports, mix, expected)
+            report += ["## What each duty costs", "", *lines, "", *notes, ""]
     report.append(f"Load average at end: {load_average()}. "
                   f"The whole run took {time.perf_counter() - started:.0f} s.")
     text = "\n".join(report) + "\n"

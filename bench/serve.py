@@ -12,18 +12,22 @@ import logging
 import sys
 
 from app.config import load_config
+from bench.breakdown import PARTS, switch_off
 
 WSGI_THREADS = 8
 
 
-def build(kind):
-    """The WSGI app of `kind`, configured from the environment."""
+def build(kind, without=()):
+    """The WSGI app of `kind`, configured from the environment.
+
+    `without` names parts of our server to switch off (bench.breakdown).
+    """
     config = load_config()
     if kind == "ours":
         # Imported here so that its signal handlers are installed only when
         # our server is the one being served.
         from api_server import app  # pylint: disable=import-outside-toplevel
-        return app
+        return switch_off(app, without)
     if kind == "ceiling":
         from bench.ceiling_server import create_ceiling_app  # pylint: disable=import-outside-toplevel
         return create_ceiling_app(config["CSV_PATH"])
@@ -32,7 +36,7 @@ def build(kind):
                             config["NUM_THREADS"])
 
 
-def serve_gunicorn(kind, port, threads):
+def serve_gunicorn(kind, port, threads, without=()):
     """One gunicorn worker process with `threads` threads (the job store is per process).
 
     The app is built in the worker, after the fork: threads started in the
@@ -50,7 +54,7 @@ def serve_gunicorn(kind, port, threads):
                 self.cfg.set(name, value)
 
         def load(self):
-            return build(kind)
+            return build(kind, without)
 
     OneWorker().run()
 
@@ -62,16 +66,18 @@ def main(argv=None):
     parser.add_argument("--port", type=int, required=True)
     parser.add_argument("--wsgi", choices=("gunicorn", "waitress"), default="gunicorn")
     parser.add_argument("--threads", type=int, default=WSGI_THREADS, help="threads of the WSGI server")
+    parser.add_argument("--without", choices=PARTS, action="append", default=[],
+                        help="switch a part of our server off, to measure what it costs")
     options = parser.parse_args(argv)
     if options.wsgi == "gunicorn":
-        serve_gunicorn(options.kind, options.port, options.threads)
+        serve_gunicorn(options.kind, options.port, options.threads, options.without)
     else:
         import waitress  # pylint: disable=import-outside-toplevel
         # Under a closed-loop load every burst would print a warning that
         # requests wait for a thread.
         logging.getLogger("waitress.queue").setLevel(logging.ERROR)
-        waitress.serve(build(options.kind), host="127.0.0.1", port=options.port, threads=options.threads,
-                       _quiet=True)
+        waitress.serve(build(options.kind, options.without), host="127.0.0.1", port=options.port,
+                       threads=options.threads, _quiet=True)
     return 0
 
 
