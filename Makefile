@@ -4,7 +4,7 @@ PYTHON ?= python3
 VENV := venv
 BIN := $(VENV)/bin
 
-.PHONY: create_venv install install_test browser run_server run_tests e2e test stress lint clean
+.PHONY: create_venv install install_test browser run_server serve run_tests e2e test stress lint bench bench_quick clean
 
 create_venv: $(BIN)/python
 
@@ -35,6 +35,10 @@ $(VENV)/.installed-test: requirements.txt requirements-test.txt | $(BIN)/python
 run_server: install
 	$(BIN)/flask --app api_server run
 
+# Production: gunicorn, one worker process with threads (gunicorn.conf.py).
+serve: install
+	$(BIN)/gunicorn --config gunicorn.conf.py api_server:app
+
 run_tests: install_test
 	$(BIN)/python -m pytest unittests
 
@@ -49,6 +53,13 @@ test: run_tests e2e
 # jobs, fuzzing at length) against real servers; see RELIABILITY.md.
 stress: install_test
 	$(BIN)/python -m unittests.stress.run
+
+# The benchmark of bench/README.md (about ten minutes); bench_quick is a smoke run.
+bench: install
+	$(BIN)/python -m bench.run_bench
+
+bench_quick: install
+	$(BIN)/python -m bench.run_bench --quick
 
 lint: install_test
 	$(BIN)/pylint --rcfile=pylintrc app

@@ -4,6 +4,7 @@ The CSV is read once and every question's aggregates are computed once with
 pandas; after that each statistic is a dictionary lookup, so running a job
 never scans the data.
 """
+import json
 import math
 from dataclasses import dataclass
 
@@ -116,6 +117,9 @@ class DataIngestor:
         self.row_count = len(frame)
         self._summaries = summarise(frame)
         self._locations = sorted(set(frame[LOCATION]) - {""})
+        # (statistic, question, state) -> the answer as JSON bytes. Bounded by
+        # the requests that can pass validation, a few thousand at most.
+        self._encoded = {}
 
     @property
     def questions(self):
@@ -138,6 +142,23 @@ class DataIngestor:
     def has_rows(self, question, state):
         """Whether the state has values for the question."""
         return state in self._summaries[question].state_means
+
+    def encoded(self, statistic, question, state=None):
+        """The answer of a statistic as JSON bytes, encoded on first use and kept.
+
+        The data never change, so neither do the answers: every job after the
+        first of its kind costs a dictionary lookup. `state` is passed only to
+        the statistics that take one. Answers that raise are not kept.
+        """
+        key = (statistic, question, state)
+        answer = self._encoded.get(key)
+        if answer is None:
+            method = getattr(self, statistic)
+            value = method(question, state) if STATISTICS[statistic] else method(question)
+            answer = json.dumps(value, allow_nan=False).encode()
+            # Threads that miss together each encode the same bytes; any one will do.
+            self._encoded[key] = answer
+        return answer
 
     def states_mean(self, question):
         """The mean of every state, in ascending order."""

@@ -1,21 +1,22 @@
 """Job ids, statuses and result files, kept in one folder.
 
 Every job is recorded in an append-only journal in the results folder when
-it is accepted and again when it finishes, so that after a restart (even
-after kill -9) ids go on from where they were, finished jobs keep their
-answers and accepted jobs that never finished can be run again. Answers live
-in `<job_id>.json` files written atomically; only the statuses, one byte a
-job, are held in memory.
+it is accepted, and again if it fails, so that after a restart (even after
+kill -9) ids go on from where they were, finished jobs keep their answers and
+accepted jobs that never finished can be run again. Answers live in
+`<job_id>.json` files that appear whole in one step (app.result_files); a
+job's file is the record that it is done, so success costs no journal entry.
+Only the statuses, one byte a job, are held in memory.
 """
 import contextlib
 import enum
 import json
 import os
-import re
 import threading
 
+from app.result_files import ResultFiles, write_all
+
 JOURNAL_NAME = ".journal"
-RESULT_NAME = re.compile(r"job_id_([1-9][0-9]{0,6})\.json")
 
 
 class JobStatus(enum.Enum):
@@ -28,7 +29,7 @@ class JobStatus(enum.Enum):
 
 # One byte a job in memory; 0 means no such job.
 _CODES = {JobStatus.RUNNING: 1, JobStatus.DONE: 2, JobStatus.ERROR: 3}
-_STATUSES = {code: status for status, code in _CODES.items()}
+STATUS_OF_CODE = {code: status for status, code in _CODES.items()}
 
 
 class StorageError(OSError):
@@ -50,6 +51,11 @@ class JobStore:
     def __init__(self, results_dir):
         self.results_dir = os.fspath(results_dir)
         self._journal_path = os.path.join(self.results_dir, JOURNAL_NAME)
+        # The journal stays open between entries; _journal_size is its
+        # length after the last whole entry.
+        self._journal = None
+        self._journal_size = 0
+        self._files = ResultFiles(self.results_dir)
         # Guards the id counter, the journal file and the status table.
         self._lock = threading.Lock()
         self._codes = bytearray(1)
@@ -74,7 +80,7 @@ class JobStore:
     def status(self, job_id):
         """The job's JobStatus, or None when there is no such job."""
         if 0 < job_id < len(self._codes):
-            return _STATUSES.get(self._codes[job_id])
+            return STATUS_OF_CODE.get(self._codes[job_id])
         return None
 
     def reason(self, job_id):
@@ -86,13 +92,14 @@ class JobStore:
 
         Raises FileNotFoundError when the file has been removed since.
         """
-        with open(self._result_path(job_id), "rb") as file:
-            return file.read()
+        return self._files.read(job_id)
 
-    def statuses(self):
-        """(job id, JobStatus) of every known job, oldest first."""
-        codes = bytes(self._codes)
-        return [(job_id, _STATUSES[code]) for job_id, code in enumerate(codes) if code]
+    def status_codes(self):
+        """Every job's status as one byte, at the index of its id (0: no such job).
+
+        STATUS_OF_CODE tells which JobStatus a byte stands for.
+        """
+        return bytes(self._codes)
 
     def take_unfinished(self):
         """The {job id: spec} of jobs a previous run accepted and never finished.
@@ -121,17 +128,15 @@ class JobStore:
     def finish(self, job_id, encoded):
         """Store a job's encoded answer and mark it done.
 
-        The answer goes to a temporary file that replaces the final one in a
-        single step, so a reader sees the whole file or none. Raises
-        StorageError (the job stays running) when that fails.
+        The job's file appears in a single step, a link to a whole shared
+        file or a temporary file renamed, so a reader sees the whole answer
+        or none. Raises StorageError (the job stays running) when that fails.
         """
-        path = self._result_path(job_id)
-        temporary = os.path.join(self.results_dir, f".{job_name(job_id)}.tmp")
         try:
-            self._in_results_dir(lambda: self._write_and_replace(temporary, encoded, path))
+            self._in_results_dir(lambda: self._files.write(job_id, encoded))
         except OSError as error:
-            _remove_quietly(temporary)
             raise StorageError(f"could not write the result: {_describe(error)}") from error
+        # The file now on disk is the durable record; the journal needs no line.
         self._settle(job_id, JobStatus.DONE, None)
 
     def fail(self, job_id, reason):
@@ -140,22 +145,49 @@ class JobStore:
 
     # -- internals -------------------------------------------------------
 
-    def _result_path(self, job_id):
-        return os.path.join(self.results_dir, f"{job_name(job_id)}.json")
-
     def _settle(self, job_id, status, reason):
         with self._lock:
             if self._codes[job_id] == _CODES[JobStatus.RUNNING]:
                 self._running -= 1
             self._codes[job_id] = _CODES[status]
-            if reason is not None:
-                self._reasons[job_id] = reason
+            if status is JobStatus.DONE:
+                return
+            self._reasons[job_id] = reason
             try:
                 self._append({"id": job_id, "status": status.value, "reason": reason})
             except StorageError:
                 # The outcome stands in memory; after a restart the job is
-                # found unfinished (or done, if its file exists) and rerun.
+                # found unfinished and rerun.
                 pass
+
+    def close(self):
+        """Close the journal; a later entry opens it again."""
+        with self._lock:
+            if self._journal is not None:
+                os.close(self._journal)
+                self._journal = None
+
+    def _append(self, entry):
+        """Add an entry to the journal; the caller holds the lock."""
+        line = (json.dumps(entry, separators=(",", ":")) + "\n").encode()
+        try:
+            self._in_results_dir(lambda: self._append_line(line))
+        except OSError as error:
+            raise StorageError(f"could not record the job: {_describe(error)}") from error
+
+    def _append_line(self, line):
+        # A journal deleted with the results folder has no links left:
+        # it is started again rather than written to where nobody reads.
+        if self._journal is None or os.fstat(self._journal).st_nlink == 0:
+            self._open_journal()
+        try:
+            write_all(self._journal, line)
+        except OSError:
+            # A full disk can take part of a line: cut it off, or the
+            # next entry would be glued to it and both lost on replay.
+            os.ftruncate(self._journal, self._journal_size)
+            raise
+        self._journal_size += len(line)
 
     def _in_results_dir(self, action, attempts=3):
         """Run `action`; if someone removed the results folder meanwhile, make it again and retry."""
@@ -171,20 +203,13 @@ class JobStore:
                 with contextlib.suppress(FileExistsError):
                     os.makedirs(self.results_dir, exist_ok=True)
 
-    @staticmethod
-    def _write_and_replace(temporary, data, path):
-        with open(temporary, "wb") as file:
-            file.write(data)
-        os.replace(temporary, path)
-
-    def _append(self, entry):
-        line = (json.dumps(entry, separators=(",", ":")) + "\n").encode()
-        try:
-            # Opened for every entry, so a journal deleted with the results
-            # folder is started again rather than written to an unlinked file.
-            self._in_results_dir(lambda: _append_line(self._journal_path, line))
-        except OSError as error:
-            raise StorageError(f"could not record the job: {_describe(error)}") from error
+    def _open_journal(self):
+        if self._journal is not None:
+            os.close(self._journal)
+            self._journal = None
+        os.makedirs(self.results_dir, exist_ok=True)
+        self._journal = os.open(self._journal_path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+        self._journal_size = os.fstat(self._journal).st_size
 
     def _replay(self):
         specs, outcomes = {}, {}
@@ -193,7 +218,7 @@ class JobStore:
                 specs[entry["id"]] = entry["spec"]
             else:
                 outcomes[entry["id"]] = entry
-        on_disk = self._finished_on_disk()
+        on_disk = self._files.finished_ids()
         last = max([0, *specs, *outcomes, *on_disk])
         self._codes = bytearray(last + 1)
         for job_id in range(1, last + 1):
@@ -231,39 +256,3 @@ class JobStore:
             if isinstance(entry, dict) and isinstance(entry.get("id"), int) and 0 < entry["id"] < 10**9:
                 entries.append(entry)
         return entries
-
-    def _finished_on_disk(self):
-        found = set()
-        for name in os.listdir(self.results_dir):
-            match = RESULT_NAME.fullmatch(name)
-            if match:
-                found.add(int(match.group(1)))
-        return found
-
-
-def _append_line(path, line):
-    """Append `line` to the file at `path` whole, or not at all."""
-    descriptor = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
-    try:
-        end = os.lseek(descriptor, 0, os.SEEK_END)
-        try:
-            _write_all(descriptor, line)
-        except OSError:
-            # A full disk can take part of a line: cut it off, or the next
-            # entry would be glued to it and both lost on replay.
-            os.ftruncate(descriptor, end)
-            raise
-    finally:
-        os.close(descriptor)
-
-
-def _write_all(descriptor, data):
-    """Write all of `data`: os.write may take only part of it."""
-    view = memoryview(data)
-    while view:
-        view = view[os.write(descriptor, view):]
-
-
-def _remove_quietly(path):
-    with contextlib.suppress(OSError):
-        os.remove(path)

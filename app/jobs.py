@@ -3,12 +3,12 @@
 A job is described by a small JSON-able spec (the statistic, its question,
 its state and its data set), which the store journals so that it can be run
 again after a crash. Running it is a closure over the data set's ingestor;
-its answer is encoded once and handed to the store as bytes.
+its answer, encoded once per data set and kept by the ingestor, is handed to
+the store as bytes.
 """
-import json
-
 from app.data_ingestor import STATISTICS
 from app.datasets import DEFAULT_DATASET
+from app.job_listing import JobListing
 from app.job_store import StorageError
 from app.task_runner import WorkItem
 
@@ -28,6 +28,7 @@ class JobService:
 
     def __init__(self, store, pool, catalog, logger):
         self.store = store
+        self.listing = JobListing(store)
         self.pool = pool
         self.catalog = catalog
         self.logger = logger
@@ -44,17 +45,15 @@ class JobService:
 
     def shutdown(self, wait=False, timeout=None):
         """Stop intake and let the queued jobs finish; see ThreadPool.shutdown."""
-        return self.pool.shutdown(wait=wait, timeout=timeout)
+        finished = self.pool.shutdown(wait=wait, timeout=timeout)
+        if wait and finished:
+            self.store.close()
+        return finished
 
     def _work_item(self, job_id, spec):
         def compute():
             ingestor = self.catalog.get(spec.get("dataset", DEFAULT_DATASET))
-            statistic = getattr(ingestor, spec["statistic"])
-            if STATISTICS[spec["statistic"]]:
-                answer = statistic(spec["question"], spec["state"])
-            else:
-                answer = statistic(spec["question"])
-            return json.dumps(answer).encode()
+            return ingestor.encoded(spec["statistic"], spec["question"], spec.get("state"))
 
         def record(encoded, error):
             if error is None:

@@ -9,9 +9,16 @@ from app.validation import RequestError, dataset_ingestor, job_number, json_obje
 
 api = Blueprint("api", __name__)
 
+# The answers every job gets many of, encoded once.
+RUNNING = b'{"status":"running"}'
+
 
 def _service():
     return current_app.extensions["le_stats_sportif"]
+
+
+def _json(encoded):
+    return Response(encoded, mimetype="application/json")
 
 
 def _error(reason, status):
@@ -38,7 +45,7 @@ def _submit(statistic, body):
         return response, status
     except StorageError as error:
         return _error(f"the job could not be recorded: {error}", 503)
-    return jsonify({"job_id": job_name(job_id)})
+    return _json(b'{"job_id":"%s"}' % job_name(job_id).encode())
 
 
 def _body():
@@ -85,7 +92,7 @@ def get_results(job_id):
     if status is JobStatus.ERROR:
         return jsonify({"status": "error", "reason": store.reason(number)})
     if status is JobStatus.RUNNING:
-        return jsonify({"status": "running"})
+        return _json(RUNNING)
     try:
         answer = store.result(number)
     except FileNotFoundError:
@@ -93,7 +100,7 @@ def get_results(job_id):
                            410) from None
     except OSError as error:
         return _error(f"the result of {job_name(number)} cannot be read now: {error.strerror}", 503)
-    return Response(b'{"status": "done", "data": ' + answer + b"}", mimetype="application/json")
+    return _json(b'{"status": "done", "data": ' + answer + b"}")
 
 
 @api.get("/api/status/<path:job_id>")
@@ -105,8 +112,7 @@ def job_status(job_id):
 @api.get("/api/jobs")
 def jobs():
     """Every job and its status, oldest first."""
-    listing = [{job_name(job_id): status.value} for job_id, status in _service().store.statuses()]
-    return jsonify({"status": "done", "data": listing})
+    return _json(b'{"status":"done","data":' + _service().listing.encode() + b"}")
 
 
 @api.get("/api/num_jobs")

@@ -1,0 +1,105 @@
+"""The benchmark's own tools: the load generator counts and checks right, the synthetic data is sound."""
+import csv
+import threading
+
+import pytest
+from werkzeug.serving import make_server
+
+from app import create_app
+from bench.ceiling_server import create_ceiling_app
+from bench.loadgen import LoadRun, build_mix
+from bench.naive_server import create_naive_app
+from bench.synth import write_synthetic
+from checker.reference import Reference
+from unittests.test_speed import CSV, LOW
+
+
+@pytest.fixture(name="csv_path")
+def fixture_csv_path(tmp_path):
+    path = tmp_path / "small.csv"
+    path.write_text(CSV)
+    return path
+
+
+@pytest.fixture(name="serve")
+def fixture_serve():
+    """Serve a WSGI app over real HTTP on a free port; return its URL."""
+    servers = []
+
+    def serve(app):
+        server = make_server("127.0.0.1", 0, app, threaded=True)
+        threading.Thread(target=server.serve_forever, daemon=True).start()
+        servers.append(server)
+        return f"http://127.0.0.1:{server.server_port}"
+
+    yield serve
+    for server in servers:
+        server.shutdown()
+
+
+@pytest.fixture(name="ours")
+def fixture_ours(tmp_path, csv_path):
+    app = create_app({"CSV_PATH": str(csv_path), "RESULTS_DIR": str(tmp_path / "results"),
+                      "LOG_FILE": str(tmp_path / "webserver.log"), "NUM_THREADS": 2})
+    yield app
+    app.extensions["le_stats_sportif"].shutdown(wait=True, timeout=10)
+
+
+def _jobs_on_server(app):
+    return app.extensions["le_stats_sportif"].store.last_id
+
+
+def test_the_load_counts_every_job_and_finds_every_answer_right(ours, serve, csv_path):
+    mix, expected = build_mix(Reference(csv_path))
+    result = LoadRun(serve(ours), mix, expected, clients=3).run(60, max_jobs=40)
+    assert result.errors == 0 and result.wrong == 0, result.samples
+    assert 40 <= result.jobs <= _jobs_on_server(ours)
+    # Clients stop with at most one job each in flight.
+    assert _jobs_on_server(ours) <= result.jobs + 3
+    assert len(result.latencies) == result.jobs
+    assert result.requests >= 2 * result.jobs
+
+
+def test_a_wrong_answer_is_counted_for_every_job_that_gets_it(ours, serve, csv_path):
+    ours.extensions["le_stats_sportif"].catalog.get().global_mean = lambda question: {"global_mean": -1.0}
+    mix, expected = build_mix(Reference(csv_path))
+    # One client, so that the jobs alternate: best5, global_mean, best5, ...
+    mix = [item for item in mix if item.endpoint in ("global_mean", "best5")]
+    assert [item.endpoint for item in mix[:2]] == ["best5", "global_mean"]
+    result = LoadRun(serve(ours), mix, expected, clients=1).run(60, max_jobs=20)
+    assert result.errors == 0 and result.jobs == 20
+    assert result.wrong == 10
+    assert all("global_mean" in sample for sample in result.samples)
+
+
+def test_refused_requests_are_errors(ours, serve, csv_path):
+    mix, expected = build_mix(Reference(csv_path))
+    broken = [type(item)("no_such_statistic", item.body, item.answer_key) for item in mix]
+    result = LoadRun(serve(ours), broken, expected, clients=2).run(0.5)
+    assert result.jobs == 0 and result.errors > 0
+    assert "404" in result.samples[0]
+
+
+def test_the_comparison_servers_answer_right(tmp_path, serve, csv_path):
+    mix, expected = build_mix(Reference(csv_path))
+    for app in (create_ceiling_app(str(csv_path)),
+                create_naive_app(str(csv_path), str(tmp_path / "naive"), str(tmp_path / "naive.log"), 2)):
+        result = LoadRun(serve(app), mix, expected, clients=2).run(60, max_jobs=len(mix))
+        assert result.errors == 0 and result.wrong == 0, result.samples
+        assert result.jobs >= len(mix)
+
+
+def test_a_synthetic_data_set_repeats_the_rows_with_values_moved_a_little(tmp_path, csv_path):
+    target = tmp_path / "x3.csv"
+    assert write_synthetic(csv_path, target, 3) == 18
+    with open(csv_path, newline="", encoding="utf-8") as file:
+        original = list(csv.reader(file))
+    with open(target, newline="", encoding="utf-8") as file:
+        copied = list(csv.reader(file))
+    assert copied[0] == original[0] and len(copied) == 1 + 3 * 6
+    for copy in range(3):
+        for row, source in zip(copied[1 + copy * 6:1 + (copy + 1) * 6], original[1:]):
+            assert row[1:3] == source[1:3] and row[4:] == source[4:]
+            assert abs(float(row[3]) - float(source[3])) <= (1.0 if copy else 0.0)
+    assert Reference(target).questions() == Reference(csv_path).questions()
+    assert Reference(target).states(LOW) == Reference(csv_path).states(LOW)
