@@ -19,7 +19,7 @@ $(VENV)/.installed: requirements.txt | $(BIN)/python
 	$(BIN)/python -m pip install --quiet -r requirements.txt
 	touch $@
 
-install_test: $(VENV)/.installed-test browser
+install_test: $(VENV)/.installed-test
 
 # The browser tests drive the system's Chromium (Playwright's own browser
 # download is never used); a fresh machine gets it from the distribution.
@@ -39,7 +39,7 @@ run_server: install
 serve: install
 	$(BIN)/gunicorn --config gunicorn.conf.py api_server:app
 
-run_tests: install_test
+run_tests: install_test browser
 	$(BIN)/python -m pytest unittests
 
 # Over real HTTP: the stored cases, then every question x location x statistic.
@@ -54,7 +54,7 @@ test: run_tests e2e
 stress: install_test
 	$(BIN)/python -m unittests.stress.run
 
-# The benchmark of bench/README.md (about ten minutes); bench_quick is a smoke run.
+# The benchmark of bench/README.md (about nine minutes); bench_quick is a smoke run.
 bench: install
 	$(BIN)/python -m bench.run_bench
 

@@ -74,14 +74,18 @@ def read_survey(source):
     missing = [name for name in COLUMNS if name not in frame.columns]
     if missing:
         raise DataError(f"missing column(s): {', '.join(missing)}")
+    repeated = sorted(set(frame.columns[frame.columns.duplicated()]))
+    if repeated:
+        raise DataError(f"column(s) named more than once: {', '.join(repeated)}")
     text = frame[VALUE].str.strip()
     values = pd.to_numeric(text.where(text != ""), errors="coerce")
     bad = values.isna() & (text != "")
     if bad.any():
         row = int(bad.to_numpy().nonzero()[0][0])
         raise DataError(f"{VALUE} must be numeric or empty; row {row + 1} holds {text.iloc[row]!r}")
-    if not values.dropna().map(math.isfinite).all():
-        raise DataError(f"{VALUE} must hold finite numbers")
+    # Far below float's limit, so that no sum of a column can overflow to infinity.
+    if not values.dropna().map(lambda value: math.isfinite(value) and abs(value) <= 1e300).all():
+        raise DataError(f"{VALUE} must hold finite numbers between -1e300 and 1e300")
     frame[VALUE] = values
     for name in (LOCATION, QUESTION, CATEGORY, SEGMENT):
         frame[name] = frame[name].str.strip()

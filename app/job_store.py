@@ -149,10 +149,12 @@ class JobStore:
         with self._lock:
             if self._codes[job_id] == _CODES[JobStatus.RUNNING]:
                 self._running -= 1
+            if status is JobStatus.ERROR:
+                # Before the status, so a reader never sees an error without its reason.
+                self._reasons[job_id] = reason
             self._codes[job_id] = _CODES[status]
             if status is JobStatus.DONE:
                 return
-            self._reasons[job_id] = reason
             try:
                 self._append({"id": job_id, "status": status.value, "reason": reason})
             except StorageError:

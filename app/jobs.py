@@ -60,8 +60,10 @@ class JobService:
                 try:
                     self.store.finish(job_id, encoded)
                     return
-                except StorageError as storage_error:
-                    error = storage_error
+                except Exception as storing_error:  # pylint: disable=broad-exception-caught
+                    # However storing fails, the job must end as an error
+                    # rather than stay running for ever.
+                    error = storing_error
             self.logger.error("job_id_%d failed: %s", job_id, error)
             self.store.fail(job_id, str(error) if isinstance(error, StorageError)
                             else f"the statistic could not be computed: {error!r}")

@@ -44,11 +44,15 @@ def _submit(statistic, body):
         response.headers["Retry-After"] = "1"
         return response, status
     except StorageError as error:
+        current_app.extensions["le_stats_sportif.logger"].error("job refused: %s", error)
         return _error(f"the job could not be recorded: {error}", 503)
     return _json(b'{"job_id":"%s"}' % job_name(job_id).encode())
 
 
-def _body():
+def _submitted_body():
+    """The body of a job submission; after a shutdown every one is refused, valid or not."""
+    if _service().pool.is_shutting_down:
+        raise RequestError("shutting down", 503)
     raw = request.get_data()
     if request.content_length is None and len(raw) >= request.max_content_length:
         # A body sent in chunks has no length to refuse up front: the server
@@ -62,13 +66,13 @@ def _body():
 @api.post(f"/api/<any({', '.join(STATISTICS)}):statistic>")
 def submit_statistic(statistic):
     """POST /api/states_mean and its eight siblings."""
-    return _submit(statistic, _body())
+    return _submit(statistic, _submitted_body())
 
 
 @api.post("/api/start")
 def start():
     """POST /api/start: {"task": "<statistic>", ...the statistic's body}."""
-    body = _body()
+    body = _submitted_body()
     task = body.pop("task", None)
     if not isinstance(task, str) or task not in STATISTICS:
         raise RequestError(f'"task" must be one of: {", ".join(STATISTICS)}')
@@ -99,6 +103,8 @@ def get_results(job_id):
         raise RequestError(f"the result of {job_name(number)} was removed from the results folder",
                            410) from None
     except OSError as error:
+        current_app.extensions["le_stats_sportif.logger"].error("reading %s failed: %s",
+                                                                job_name(number), error)
         return _error(f"the result of {job_name(number)} cannot be read now: {error.strerror}", 503)
     return _json(b'{"status": "done", "data": ' + answer + b"}")
 

@@ -112,3 +112,18 @@ def test_unusable_files_are_refused_with_a_reason(tmp_path, text, reason):
     path.write_text(text)
     with pytest.raises(DataError, match=reason):
         DataIngestor(path)
+
+
+def test_a_column_named_twice_is_refused(tmp_path):
+    path = tmp_path / "twice.csv"
+    path.write_text(SMALL_CSV.replace("Question,", "Question,Question ,", 1).replace(
+        ",Ohio,", ",Ohio,x,"))
+    with pytest.raises(DataError, match="more than once: Question"):
+        DataIngestor(path)
+
+
+def test_values_whose_sum_could_overflow_are_refused(tmp_path):
+    path = tmp_path / "huge.csv"
+    path.write_text(SMALL_CSV.replace(",10,", ",1e308,"))
+    with pytest.raises(DataError, match="between"):
+        DataIngestor(path)

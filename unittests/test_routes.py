@@ -162,3 +162,12 @@ def test_a_failing_job_is_an_error_and_the_workers_go_on(make_app):
     assert failed["status"] == "error" and "ZeroDivisionError" in failed["reason"]
     assert client.get("/api/status/1").get_json() == {"status": "error"}
     assert run_job(client, "global_mean", {"question": LOW})["data"] == {"global_mean": 25.0}
+
+
+def test_after_a_shutdown_every_submission_is_refused_valid_or_not(client):
+    client.get("/api/graceful_shutdown")
+    for endpoint, body in [("global_mean", b'{"question": "What?"}'), ("states_mean", b"["),
+                           ("start", b'{"task": "nope"}')]:
+        response = client.post(f"/api/{endpoint}", data=body, content_type="application/json")
+        assert response.status_code == 503
+        assert response.get_json() == {"status": "error", "reason": "shutting down"}
