@@ -1,12 +1,12 @@
 """What makes a job a lookup: answers encoded once, a cheap job list, a lean journal and log."""
 import errno
+import functools
 import json
 import os
 import shutil
 
 import pytest
 
-from app import create_app
 from app.data_ingestor import STATISTICS, DataIngestor
 from app.job_listing import JobListing
 from app.job_store import JOURNAL_NAME, JobStatus, JobStore
@@ -32,19 +32,9 @@ def fixture_csv_path(tmp_path):
 
 
 @pytest.fixture(name="make_app")
-def fixture_make_app(tmp_path, csv_path):
-    apps = []
-
-    def make(**overrides):
-        config = {"CSV_PATH": str(csv_path), "RESULTS_DIR": str(tmp_path / "results"),
-                  "LOG_FILE": str(tmp_path / "webserver.log"), "NUM_THREADS": 2, **overrides}
-        app = create_app(config)
-        apps.append(app)
-        return app
-
-    yield make
-    for app in apps:
-        app.extensions["le_stats_sportif"].shutdown(wait=True, timeout=10)
+def fixture_make_app(make_app, csv_path):
+    """conftest's make_app, on this module's CSV."""
+    return functools.partial(make_app, CSV_PATH=str(csv_path))
 
 
 def test_an_encoded_answer_is_the_json_of_its_statistic_and_is_kept(csv_path):
