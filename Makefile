@@ -4,7 +4,7 @@ PYTHON ?= python3
 VENV := venv
 BIN := $(VENV)/bin
 
-.PHONY: create_venv install install_test browser run_server serve run_tests e2e test stress lint bench bench_quick clean
+.PHONY: create_venv install install_test install_bench browser run_server serve run_tests e2e test stress lint bench bench_quick clean
 
 create_venv: $(BIN)/python
 
@@ -32,6 +32,12 @@ $(VENV)/.installed-test: requirements.txt requirements-test.txt | $(BIN)/python
 	$(BIN)/python -m pip install --quiet -r requirements-test.txt
 	touch $@
 
+install_bench: $(VENV)/.installed-bench
+
+$(VENV)/.installed-bench: requirements.txt requirements-bench.txt | $(BIN)/python
+	$(BIN)/python -m pip install --quiet -r requirements-bench.txt
+	touch $@
+
 run_server: install
 	$(BIN)/flask --app api_server run
 
@@ -55,10 +61,10 @@ stress: install_test
 	$(BIN)/python -m unittests.stress.run
 
 # The benchmark of bench/README.md (about nine minutes); bench_quick is a smoke run.
-bench: install
+bench: install_bench
 	$(BIN)/python -m bench.run_bench
 
-bench_quick: install
+bench_quick: install_bench
 	$(BIN)/python -m bench.run_bench --quick
 
 lint: install_test
