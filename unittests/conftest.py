@@ -22,12 +22,22 @@ SMALL_CSV = f""",LocationDesc,Question,Data_Value,StratificationCategory1,Strati
 """
 
 
+@pytest.fixture(name="csv_file")
+def fixture_csv_file(tmp_path):
+    """Write a CSV text into the test's folder; returns its path."""
+
+    def write(text, name="small.csv"):
+        path = tmp_path / name
+        path.write_text(text)
+        return path
+
+    return write
+
+
 @pytest.fixture(name="small_csv")
-def fixture_small_csv(tmp_path):
+def fixture_small_csv(csv_file):
     """The path of SMALL_CSV on disk."""
-    path = tmp_path / "small.csv"
-    path.write_text(SMALL_CSV)
-    return path
+    return csv_file(SMALL_CSV)
 
 
 @pytest.fixture(name="make_app")

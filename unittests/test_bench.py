@@ -15,10 +15,8 @@ from unittests.test_speed import CSV, LOW
 
 
 @pytest.fixture(name="csv_path")
-def fixture_csv_path(tmp_path):
-    path = tmp_path / "small.csv"
-    path.write_text(CSV)
-    return path
+def fixture_csv_path(csv_file):
+    return csv_file(CSV)
 
 
 @pytest.fixture(name="serve")

@@ -25,10 +25,8 @@ CSV = f""",LocationDesc,Question,Data_Value,StratificationCategory1,Stratificati
 
 
 @pytest.fixture(name="csv_path")
-def fixture_csv_path(tmp_path):
-    path = tmp_path / "small.csv"
-    path.write_text(CSV)
-    return path
+def fixture_csv_path(csv_file):
+    return csv_file(CSV)
 
 
 @pytest.fixture(name="make_app")
