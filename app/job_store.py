@@ -56,8 +56,10 @@ class JobStore:
         self._journal = None
         self._journal_size = 0
         self._files = ResultFiles(self.results_dir)
-        # Guards the id counter, the journal file and the status table.
+        # Guards the status table; _journal_lock guards the id counter and
+        # the journal file, and is the only one held across a system call.
         self._lock = threading.Lock()
+        self._journal_lock = threading.Lock()
         self._codes = bytearray(1)
         self._reasons = {}
         self._running = 0
@@ -118,11 +120,12 @@ class JobStore:
         Raises StorageError when the journal cannot be written, and then no
         job exists: a job that is not recorded could be lost.
         """
-        with self._lock:
+        with self._journal_lock:
             job_id = len(self._codes)
             self._append({"id": job_id, "spec": spec})
-            self._codes.append(_CODES[JobStatus.RUNNING])
-            self._running += 1
+            with self._lock:
+                self._codes.append(_CODES[JobStatus.RUNNING])
+                self._running += 1
             return job_id
 
     def finish(self, job_id, encoded):
@@ -153,8 +156,9 @@ class JobStore:
                 # Before the status, so a reader never sees an error without its reason.
                 self._reasons[job_id] = reason
             self._codes[job_id] = _CODES[status]
-            if status is JobStatus.DONE:
-                return
+        if status is JobStatus.DONE:
+            return
+        with self._journal_lock:
             try:
                 self._append({"id": job_id, "status": status.value, "reason": reason})
             except StorageError:
@@ -164,13 +168,13 @@ class JobStore:
 
     def close(self):
         """Close the journal; a later entry opens it again."""
-        with self._lock:
+        with self._journal_lock:
             if self._journal is not None:
                 os.close(self._journal)
                 self._journal = None
 
     def _append(self, entry):
-        """Add an entry to the journal; the caller holds the lock."""
+        """Add an entry to the journal; the caller holds the journal lock."""
         line = (json.dumps(entry, separators=(",", ":")) + "\n").encode()
         try:
             self._in_results_dir(lambda: self._append_line(line))

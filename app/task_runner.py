@@ -80,6 +80,9 @@ class ThreadPool:
         # Guards _pending and orders submissions against the shutdown's
         # sentinels: no job may be queued behind them, or it would never run.
         self._lock = threading.Lock()
+        # Jobs admitted but not yet queued; the sentinels wait for them.
+        self._admitting = 0
+        self._no_admissions = threading.Condition(self._lock)
         self._shutdown = threading.Event()
         self._threads = [TaskRunner(self, index) for index in range(num_threads)]
         for thread in self._threads:
@@ -103,9 +106,9 @@ class ThreadPool:
     def submit(self, make_item, bounded=True):
         """Queue the WorkItem that `make_item()` returns, if it can be run.
 
-        `make_item` is called with the lock held and only once the job is
-        admitted, so that whatever it records (an id, say) belongs to a job
-        that will run. It may raise, and then nothing is queued.
+        `make_item` is called only once the job is admitted, so that whatever
+        it records (an id, say) belongs to a job that will run. It may raise,
+        and then nothing is queued.
         Raises PoolShutDown after shutdown(), PoolFull when `bounded` and
         `max_pending` jobs are already waiting.
         """
@@ -114,10 +117,27 @@ class ThreadPool:
                 raise PoolShutDown("the pool is shutting down")
             if bounded and self.max_pending and self._pending >= self.max_pending:
                 raise PoolFull(f"{self._pending} jobs are waiting")
-            item = make_item()
             self._pending += 1
+            self._admitting += 1
+        # make_item may wait on a disk; holding the lock across it would
+        # make every other submission and every finishing worker wait too.
+        try:
+            item = make_item()
             self.queue.put(item)
-            return item
+        except BaseException:
+            with self._lock:
+                self._pending -= 1
+                self._admitted_one()
+            raise
+        with self._lock:
+            self._admitted_one()
+        return item
+
+    def _admitted_one(self):
+        """An admission is over; the caller holds the lock."""
+        self._admitting -= 1
+        if not self._admitting:
+            self._no_admissions.notify_all()
 
     def finished_one(self):
         """Called by a worker when an item has run."""
@@ -133,6 +153,7 @@ class ThreadPool:
         with self._lock:
             if not self._shutdown.is_set():
                 self._shutdown.set()
+                self._no_admissions.wait_for(lambda: not self._admitting)
                 for _ in self._threads:
                     self.queue.put(None)
         if wait:

@@ -138,6 +138,27 @@ class ServerProcess:
             total += int(fields[11]) + int(fields[12])
         return total / TICKS
 
+    def context_switches(self):
+        """Context switches of every thread of the server's processes so far.
+
+        Each time a thread gives up the interpreter lock for a system call or
+        a hand-over and has to wait to get it back, the kernel switches; the
+        count per job shows how much a server makes its threads take turns.
+        """
+        total = 0
+        for pid in self.pids():
+            try:
+                threads = os.listdir(f"/proc/{pid}/task")
+            except OSError:
+                continue
+            for thread in threads:
+                try:
+                    with open(f"/proc/{pid}/task/{thread}/status", encoding="ascii") as file:
+                        total += sum(int(line.split()[1]) for line in file if "ctxt_switches" in line)
+                except OSError:
+                    continue
+        return total
+
     def memory_mb(self):
         """(resident, peak resident) MB of the server's largest process."""
         best = (0, 0)
@@ -207,8 +228,8 @@ def load_expectations(csv_path, processes):
 
 
 def interleaved_rounds(servers, mix, expected_of, options, rounds, seconds):
-    """{label: (merged Result, server CPU seconds, [jobs/s of each round])} of alternating rounds."""
-    outcome = {server.label: [Result(options.clients, 0.0), 0.0, []] for server in servers}
+    """{label: [merged Result, server CPU seconds, [jobs/s of each round], context switches]}."""
+    outcome = {server.label: [Result(options.clients, 0.0), 0.0, [], 0] for server in servers}
     checked = {server.label: {} for server in servers}
     for server in servers:
         # Warm-up, not counted: connections, caches, the first of every kind of job.
@@ -217,12 +238,13 @@ def interleaved_rounds(servers, mix, expected_of, options, rounds, seconds):
     for number in range(rounds):
         order = servers[number % len(servers):] + servers[:number % len(servers)]
         for server in order:
-            cpu = server.cpu_seconds()
+            cpu, switches = server.cpu_seconds(), server.context_switches()
             result = run_load(server.url, mix[server.label], expected_of[server.label], options.clients,
                               seconds, offset=number * 997, checked=checked[server.label])
             entry = outcome[server.label]
             entry[0].merge(result)
             entry[1] += server.cpu_seconds() - cpu
+            entry[3] += server.context_switches() - switches
             entry[2].append(result.jobs_per_second)
             print(f"  round {number + 1} {server.label:>10}: {result.summary()}", flush=True)
     return outcome
@@ -249,17 +271,17 @@ def compare_servers(options, scratch, ports, mix, expected):
     rate = {label: entry[0].jobs_per_second for label, entry in outcome.items()}
     lines = [
         "| server | jobs/s | rounds (jobs/s) | p50 ms | p95 ms | p99 ms | errors | wrong | requests/job "
-        "| server CPU ms/job | client CPU us/job | vs ceiling | vs naive |",
-        "|---|---|---|---|---|---|---|---|---|---|---|---|---|",
+        "| server CPU ms/job | context switches/job | client CPU us/job | vs ceiling | vs naive |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for label in KINDS:
-        result, cpu, rounds = outcome[label]
+        result, cpu, rounds, switches = outcome[label]
         lines.append(
             f"| {label} | {rate[label]:.0f} | {min(rounds):.0f}-{max(rounds):.0f} "
             f"| {' | '.join(_ms(result.percentile(fraction)) for fraction in (0.5, 0.95, 0.99))} "
             f"| {result.errors} | {result.wrong} "
             f"| {result.requests / max(result.jobs, 1):.2f} | {1000 * cpu / max(result.jobs, 1):.2f} "
-            f"| {1e6 * result.client_cpu / max(result.jobs, 1):.0f} "
+            f"| {switches / max(result.jobs, 1):.0f} | {1e6 * result.client_cpu / max(result.jobs, 1):.0f} "
             f"| {rate[label] / rate['ceiling']:.2f} | {rate[label] / max(rate['naive'], 1e-9):.2f} |")
     samples = [f"{label}: {sample}" for label in KINDS for sample in outcome[label][0].samples[:3]]
     for baseline in ("ceiling", "naive"):
@@ -312,14 +334,15 @@ def breakdown(options, scratch, ports, mix, expected):
     finally:
         for server in servers:
             server.stop()
-    lines = ["| server | jobs/s | vs ours | vs ceiling | server CPU ms/job | requests/job | errors | wrong |",
-             "|---|---|---|---|---|---|---|---|"]
+    lines = ["| server | jobs/s | vs ours | vs ceiling | server CPU ms/job | context switches/job "
+             "| requests/job | errors | wrong |",
+             "|---|---|---|---|---|---|---|---|---|"]
     for label in labels:
-        result, cpu, _ = outcome[label]
+        result, cpu, _, switches = outcome[label]
         rate = result.jobs_per_second
         lines.append(f"| {label} | {rate:.0f} | {rate / outcome['ours'][0].jobs_per_second:.2f} "
                      f"| {rate / outcome['ceiling'][0].jobs_per_second:.2f} "
-                     f"| {1000 * cpu / max(result.jobs, 1):.2f} "
+                     f"| {1000 * cpu / max(result.jobs, 1):.2f} | {switches / max(result.jobs, 1):.0f} "
                      f"| {result.requests / max(result.jobs, 1):.2f} "
                      f"| {result.errors} | {result.wrong} |")
     return lines, [f"Parts switched off as bench/breakdown.py says; {options.growth_rounds} interleaved "

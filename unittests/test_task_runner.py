@@ -138,3 +138,58 @@ def test_an_item_that_cannot_be_made_queues_nothing(pool):
 def test_a_pool_needs_a_thread():
     with pytest.raises(ValueError):
         ThreadPool(0)
+
+
+def test_a_job_admitted_before_a_shutdown_runs_even_if_it_is_queued_after_it(pool):
+    # The item is made outside the pool's lock (making it writes the journal),
+    # so a shutdown can start in between: its sentinels must wait for the item.
+    making, release = threading.Event(), threading.Event()
+    outcomes = Outcomes()
+    workers = pool(1)
+
+    def slow_item():
+        making.set()
+        release.wait(10)
+        return WorkItem(lambda: "admitted", outcomes.record)
+
+    submitter = threading.Thread(target=workers.submit, args=(slow_item,))
+    submitter.start()
+    assert making.wait(10)
+    stopper = threading.Thread(target=workers.shutdown, kwargs={"wait": True})
+    stopper.start()
+    stopper.join(0.2)
+    assert stopper.is_alive(), "the shutdown did not wait for the job being admitted"
+    with pytest.raises(PoolShutDown):
+        workers.submit(lambda: WorkItem(lambda: "late", outcomes.record))
+    release.set()
+    submitter.join(10)
+    stopper.join(10)
+    assert outcomes.values == ["admitted"] and workers.pending == 0
+
+
+def test_an_admission_that_fails_during_a_shutdown_does_not_hold_it_up(pool):
+    making, release = threading.Event(), threading.Event()
+    workers = pool(1)
+
+    def failing_item():
+        making.set()
+        release.wait(10)
+        raise OSError("journal full")
+
+    failures = []
+
+    def submit():
+        try:
+            workers.submit(failing_item)
+        except OSError as error:
+            failures.append(error)
+
+    submitter = threading.Thread(target=submit)
+    submitter.start()
+    assert making.wait(10)
+    stopper = threading.Thread(target=workers.shutdown, kwargs={"wait": True})
+    stopper.start()
+    release.set()
+    submitter.join(10)
+    stopper.join(10)
+    assert not stopper.is_alive() and len(failures) == 1 and workers.pending == 0
