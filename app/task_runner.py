@@ -123,12 +123,12 @@ class ThreadPool:
         # make every other submission and every finishing worker wait too.
         try:
             item = make_item()
-            self.queue.put(item)
         except BaseException:
             with self._lock:
                 self._pending -= 1
                 self._admitted_one()
             raise
+        self.queue.put(item)
         with self._lock:
             self._admitted_one()
         return item
@@ -151,9 +151,12 @@ class ThreadPool:
         without a timeout).
         """
         with self._lock:
-            if not self._shutdown.is_set():
-                self._shutdown.set()
-                self._no_admissions.wait_for(lambda: not self._admitting)
+            first = not self._shutdown.is_set()
+            self._shutdown.set()
+            # Every caller waits, not only the first: whoever returns from
+            # here may count the jobs left, and those being admitted count.
+            self._no_admissions.wait_for(lambda: not self._admitting)
+            if first:
                 for _ in self._threads:
                     self.queue.put(None)
         if wait:

@@ -193,3 +193,36 @@ def test_an_admission_that_fails_during_a_shutdown_does_not_hold_it_up(pool):
     submitter.join(10)
     stopper.join(10)
     assert not stopper.is_alive() and len(failures) == 1 and workers.pending == 0
+
+
+def test_every_shutdown_call_waits_for_the_admissions_in_progress(pool):
+    # /api/graceful_shutdown may be called again while the first call waits;
+    # the second must not return, and report the jobs left, before the job
+    # being admitted counts among them.
+    making, release = threading.Event(), threading.Event()
+    outcomes = Outcomes()
+    workers = pool(1)
+
+    def slow_item():
+        making.set()
+        release.wait(10)
+        return WorkItem(lambda: "admitted", outcomes.record)
+
+    submitter = threading.Thread(target=workers.submit, args=(slow_item,))
+    submitter.start()
+    assert making.wait(10)
+    first = threading.Thread(target=workers.shutdown, kwargs={"wait": False})
+    first.start()
+    for _ in range(1000):
+        if workers.is_shutting_down:
+            break
+        time.sleep(0.001)
+    second = threading.Thread(target=workers.shutdown, kwargs={"wait": False})
+    second.start()
+    second.join(0.2)
+    assert second.is_alive(), "a second shutdown returned while a job was being admitted"
+    release.set()
+    for thread in (submitter, first, second):
+        thread.join(10)
+    assert workers.shutdown(wait=True) is True
+    assert outcomes.values == ["admitted"]
