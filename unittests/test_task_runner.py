@@ -140,89 +140,86 @@ def test_a_pool_needs_a_thread():
         ThreadPool(0)
 
 
+class HeldAdmission:
+    """A submission held while its item is made, as one waiting on a slow journal write."""
+
+    def __init__(self, workers, make_item):
+        self.errors = []
+        self._making, self._release = threading.Event(), threading.Event()
+
+        def held_item():
+            self._making.set()
+            self._release.wait(10)
+            return make_item()
+
+        def submit():
+            try:
+                workers.submit(held_item)
+            except OSError as error:
+                self.errors.append(error)
+
+        self._submitter = in_background(submit)
+        assert self._making.wait(10)
+
+    def release(self):
+        """Let the item be made, and wait for the submission to end."""
+        self._release.set()
+        self._submitter.join(10)
+
+
+def in_background(function, **kwargs):
+    """`function(**kwargs)` started in a thread of its own."""
+    thread = threading.Thread(target=function, kwargs=kwargs)
+    thread.start()
+    return thread
+
+
 def test_a_job_admitted_before_a_shutdown_runs_even_if_it_is_queued_after_it(pool):
     # The item is made outside the pool's lock (making it writes the journal),
     # so a shutdown can start in between: its sentinels must wait for the item.
-    making, release = threading.Event(), threading.Event()
     outcomes = Outcomes()
     workers = pool(1)
-
-    def slow_item():
-        making.set()
-        release.wait(10)
-        return WorkItem(lambda: "admitted", outcomes.record)
-
-    submitter = threading.Thread(target=workers.submit, args=(slow_item,))
-    submitter.start()
-    assert making.wait(10)
-    stopper = threading.Thread(target=workers.shutdown, kwargs={"wait": True})
-    stopper.start()
+    admission = HeldAdmission(workers, lambda: WorkItem(lambda: "admitted", outcomes.record))
+    stopper = in_background(workers.shutdown, wait=True)
     stopper.join(0.2)
     assert stopper.is_alive(), "the shutdown did not wait for the job being admitted"
     with pytest.raises(PoolShutDown):
         workers.submit(lambda: WorkItem(lambda: "late", outcomes.record))
-    release.set()
-    submitter.join(10)
+    admission.release()
     stopper.join(10)
     assert outcomes.values == ["admitted"] and workers.pending == 0
 
 
 def test_an_admission_that_fails_during_a_shutdown_does_not_hold_it_up(pool):
-    making, release = threading.Event(), threading.Event()
     workers = pool(1)
 
-    def failing_item():
-        making.set()
-        release.wait(10)
+    def refuse():
         raise OSError("journal full")
 
-    failures = []
-
-    def submit():
-        try:
-            workers.submit(failing_item)
-        except OSError as error:
-            failures.append(error)
-
-    submitter = threading.Thread(target=submit)
-    submitter.start()
-    assert making.wait(10)
-    stopper = threading.Thread(target=workers.shutdown, kwargs={"wait": True})
-    stopper.start()
-    release.set()
-    submitter.join(10)
+    admission = HeldAdmission(workers, refuse)
+    stopper = in_background(workers.shutdown, wait=True)
+    admission.release()
     stopper.join(10)
-    assert not stopper.is_alive() and len(failures) == 1 and workers.pending == 0
+    assert not stopper.is_alive() and len(admission.errors) == 1 and workers.pending == 0
 
 
 def test_every_shutdown_call_waits_for_the_admissions_in_progress(pool):
     # /api/graceful_shutdown may be called again while the first call waits;
     # the second must not return, and report the jobs left, before the job
     # being admitted counts among them.
-    making, release = threading.Event(), threading.Event()
     outcomes = Outcomes()
     workers = pool(1)
-
-    def slow_item():
-        making.set()
-        release.wait(10)
-        return WorkItem(lambda: "admitted", outcomes.record)
-
-    submitter = threading.Thread(target=workers.submit, args=(slow_item,))
-    submitter.start()
-    assert making.wait(10)
-    first = threading.Thread(target=workers.shutdown, kwargs={"wait": False})
-    first.start()
+    admission = HeldAdmission(workers, lambda: WorkItem(lambda: "admitted", outcomes.record))
+    first = in_background(workers.shutdown, wait=False)
     for _ in range(1000):
         if workers.is_shutting_down:
             break
         time.sleep(0.001)
-    second = threading.Thread(target=workers.shutdown, kwargs={"wait": False})
-    second.start()
+    second = in_background(workers.shutdown, wait=False)
     second.join(0.2)
     assert second.is_alive(), "a second shutdown returned while a job was being admitted"
-    release.set()
-    for thread in (submitter, first, second):
+    admission.release()
+    for thread in (first, second):
         thread.join(10)
     assert workers.shutdown(wait=True) is True
     assert outcomes.values == ["admitted"]
