@@ -4,7 +4,7 @@ PYTHON ?= python3
 VENV := venv
 BIN := $(VENV)/bin
 
-.PHONY: create_venv install install_test install_bench browser run_server serve run_tests e2e test stress lint bench bench_quick clean
+.PHONY: create_venv install install_test install_bench browser redis_server redis run_server serve run_tests e2e test stress lint bench bench_quick clean
 
 create_venv: $(BIN)/python
 
@@ -28,6 +28,21 @@ browser:
 	  if [ "$$(id -u)" = 0 ]; then apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y chromium; \
 	  else sudo apt-get update && sudo DEBIAN_FRONTEND=noninteractive apt-get install -y chromium; fi; }
 
+# The Redis store's tests start a real redis-server; so does `make redis`.
+redis_server:
+	@command -v redis-server >/dev/null || { \
+	  if [ "$$(id -u)" = 0 ]; then apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y redis-server; \
+	  else sudo apt-get update && sudo DEBIAN_FRONTEND=noninteractive apt-get install -y redis-server; fi; }
+
+# A local Redis for a cluster on this machine, in the foreground: its
+# append-only file (fsync every second) in redis-data/, on 127.0.0.1:6379
+# (REDIS_PORT changes that). Then: LSS_REDIS_URL=redis://127.0.0.1:6379/0 make serve
+REDIS_PORT ?= 6379
+redis: redis_server
+	mkdir -p redis-data
+	redis-server --port $(REDIS_PORT) --bind 127.0.0.1 --dir $(CURDIR)/redis-data \
+	  --appendonly yes --appendfsync everysec --save ""
+
 $(VENV)/.installed-test: requirements.txt requirements-test.txt | $(BIN)/python
 	$(BIN)/python -m pip install --quiet -r requirements-test.txt
 	touch $@
@@ -41,11 +56,12 @@ $(VENV)/.installed-bench: requirements.txt requirements-bench.txt | $(BIN)/pytho
 run_server: install
 	$(BIN)/flask --app api_server run
 
-# Production: gunicorn, one worker process with threads (gunicorn.conf.py).
+# Production: gunicorn (gunicorn.conf.py): one worker process with threads, or
+# one per core when LSS_REDIS_URL makes the workers share their jobs in Redis.
 serve: install
 	$(BIN)/gunicorn --config gunicorn.conf.py api_server:app
 
-run_tests: install_test browser
+run_tests: install_test browser redis_server
 	$(BIN)/python -m pytest unittests
 
 # Over real HTTP: the stored cases, then every question x location x statistic.
@@ -57,14 +73,14 @@ test: run_tests e2e
 
 # The long reliability runs (kill loops, signals, faults, 32 clients x 1,000
 # jobs, fuzzing at length) against real servers; see RELIABILITY.md.
-stress: install_test
+stress: install_test redis_server
 	$(BIN)/python -m unittests.stress.run
 
 # The benchmark of bench/README.md (about nine minutes); bench_quick is a smoke run.
-bench: install_bench
+bench: install_bench redis_server
 	$(BIN)/python -m bench.run_bench
 
-bench_quick: install_bench
+bench_quick: install_bench redis_server
 	$(BIN)/python -m bench.run_bench --quick
 
 lint: install_test

@@ -7,11 +7,14 @@ from app.dashboard import pages
 from app.dataset_folder import DatasetFolder
 from app.dataset_routes import datasets_api
 from app.datasets import DatasetCatalog
-from app.job_store import JobStore
+from app.health import health
 from app.jobs import JobService
 from app.logs import log_requests, make_logger
+from app.metrics import ServiceMetrics, time_requests
 from app.openapi import api_description
 from app.routes import api
+from app.stores import open_store
+from app.stores.redis_datasets import SharedDatasetFolder
 from app.task_runner import ThreadPool
 
 
@@ -30,20 +33,25 @@ def create_app(config=None):
 
     logger = make_logger(app.config["LOG_FILE"], app.config["LOG_MAX_BYTES"],
                          app.config["LOG_BACKUPS"])
-    catalog = DatasetCatalog(app.config["CSV_PATH"], DatasetFolder(app.config["DATASETS_DIR"]), logger)
-    store = JobStore(app.config["RESULTS_DIR"])
+    store = open_store(app.config)
+    folder = (SharedDatasetFolder(app.config["DATASETS_DIR"], store.client) if store.shared
+              else DatasetFolder(app.config["DATASETS_DIR"]))
+    catalog = DatasetCatalog(app.config["CSV_PATH"], folder, logger)
     pool = ThreadPool(app.config["NUM_THREADS"], app.config["MAX_PENDING_JOBS"], logger)
-    app.extensions["le_stats_sportif"] = JobService(store, pool, catalog, logger)
+    metrics = ServiceMetrics()
+    app.extensions["le_stats_sportif"] = JobService(store, pool, catalog, logger, metrics)
     app.extensions["le_stats_sportif.logger"] = logger
 
     app.register_blueprint(api)
+    app.register_blueprint(health)
     app.register_blueprint(datasets_api)
     app.register_blueprint(api_description)
     app.register_blueprint(pages)
     log_requests(app, logger)
+    time_requests(app, metrics)
     _answer_errors_in_json(app, logger)
-    logger.info("started: %d threads, data %s, results in %s", pool.num_threads,
-                app.config["CSV_PATH"], app.config["RESULTS_DIR"])
+    logger.info("started: %d threads, data %s, jobs in %s", pool.num_threads, app.config["CSV_PATH"],
+                f"Redis ({store.process_id} of the cluster)" if store.shared else app.config["RESULTS_DIR"])
     return app
 
 

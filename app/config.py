@@ -1,4 +1,5 @@
 """The service's settings: defaults, overridden by the environment or by the caller."""
+import math
 import os
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -16,9 +17,17 @@ SETTINGS = {
     "DATASETS_DIR": ("LSS_DATASETS_DIR", os.path.join(ROOT, "datasets"), str),
     # Uploaded CSV files may be larger than the JSON bodies MAX_CONTENT_LENGTH is for.
     "MAX_UPLOAD_BYTES": ("LSS_MAX_UPLOAD_BYTES", 64 * 1024 * 1024, int),
+    # Empty: the jobs live in RESULTS_DIR, for this process alone. A redis:// or
+    # rediss:// URL: they live in that Redis, shared by every process naming it.
+    "REDIS_URL": ("LSS_REDIS_URL", "", str),
+    # A process that stops beating has its unfinished jobs run by another within this.
+    "TAKEOVER_S": ("LSS_TAKEOVER_S", 10.0, float),
+    # A Redis call gives up after two of these (a first try and one retry).
+    "REDIS_TIMEOUT_S": ("LSS_REDIS_TIMEOUT_S", 1.5, float),
 }
 MINIMUMS = {"NUM_THREADS": 1, "MAX_PENDING_JOBS": 0, "LOG_MAX_BYTES": 0, "LOG_BACKUPS": 0,
-            "MAX_CONTENT_LENGTH": 1, "MAX_UPLOAD_BYTES": 1}
+            "MAX_CONTENT_LENGTH": 1, "MAX_UPLOAD_BYTES": 1, "TAKEOVER_S": 0.5, "REDIS_TIMEOUT_S": 0.05}
+REDIS_SCHEMES = ("redis://", "rediss://")
 
 
 class ConfigError(ValueError):
@@ -41,8 +50,12 @@ def load_config(overrides=None, environ=None):
             value = kind(value)
         except (TypeError, ValueError):
             raise ConfigError(f"{source} must be {kind.__name__}, not {value!r}") from None
+        if kind is float and not math.isfinite(value):
+            raise ConfigError(f"{source} must be a finite number, not {value}")
         if name in MINIMUMS and value < MINIMUMS[name]:
             raise ConfigError(f"{source} must be at least {MINIMUMS[name]}, not {value}")
         config[name] = value
+    if config["REDIS_URL"] and not config["REDIS_URL"].startswith(REDIS_SCHEMES):
+        raise ConfigError(f"LSS_REDIS_URL must start with redis:// or rediss://, not {config['REDIS_URL']!r}")
     config.update({name: value for name, value in overrides.items() if name not in SETTINGS})
     return config

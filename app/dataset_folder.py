@@ -38,6 +38,14 @@ class DatasetFolder:
         return [(dataset_id, name, self.csv_path(dataset_id))
                 for _, dataset_id, name in sorted(found)]
 
+    def described(self):
+        """{id: what GET /api/datasets says} of data sets kept elsewhere; a folder of its own has none."""
+        return {}
+
+    def fetch(self, dataset_id):  # pylint: disable=unused-argument
+        """(name, CSV path) of a data set kept elsewhere; every one of this folder is loaded at start."""
+        return None
+
     def csv_path(self, dataset_id):
         """Where the data set's CSV file lives."""
         return os.path.join(self.path, f"{dataset_id}.csv")
@@ -58,8 +66,12 @@ class DatasetFolder:
             raise
         return temporary, digest.hexdigest()[:12], size
 
-    def keep(self, temporary, dataset_id, name):
-        """Make the received file the data set `dataset_id`, shown as `name`."""
+    def keep(self, temporary, dataset_id, name, description=None):  # pylint: disable=unused-argument
+        """Make the received file the data set `dataset_id`, shown as `name`.
+
+        `description` (what GET /api/datasets says of it) is for folders that
+        share their data sets; this one reads them back from the files.
+        """
         uploaded = datetime.now(timezone.utc).isoformat(timespec="microseconds")
         about = json.dumps({"name": name, "uploaded": uploaded})
         about_temporary = f"{temporary}.json"

@@ -4,6 +4,7 @@ import threading
 from dataclasses import dataclass
 
 from app.data_ingestor import DataError, DataIngestor
+from app.dataset_folder import DATASET_ID
 
 DEFAULT_DATASET = "default"
 NAME_LIMIT = 120
@@ -37,7 +38,9 @@ class DatasetCatalog:
     """The bundled data set and, when a DatasetFolder is given, the uploads kept in it.
 
     Data sets are never changed or removed once added, so a job finds the
-    same rows when it runs as when it was accepted.
+    same rows when it runs as when it was accepted. With a folder shared
+    through a store (app.stores.redis_datasets), the uploads of other
+    processes are listed too, and loaded here on first use.
     """
 
     def __init__(self, csv_path, folder=None, logger=None):
@@ -56,14 +59,29 @@ class DatasetCatalog:
 
     def get(self, dataset_id=DEFAULT_DATASET):
         """The DataIngestor of a data set; raises UnknownDataset."""
-        try:
-            return self._datasets[dataset_id].ingestor
-        except KeyError:
-            raise UnknownDataset(f"no data set has the id {dataset_id!r}") from None
+        dataset = self._datasets.get(dataset_id)
+        if dataset is None:
+            dataset = self._fetch(dataset_id)
+        return dataset.ingestor
 
     def describe(self):
         """Every data set, the bundled one first, then the uploads oldest first."""
-        return [dataset.describe() for dataset in list(self._datasets.values())]
+        described = {dataset_id: dataset.describe() for dataset_id, dataset in list(self._datasets.items())}
+        for dataset_id, about in (self._folder.described() if self._folder else {}).items():
+            described.setdefault(dataset_id, about)
+        return list(described.values())
+
+    def _fetch(self, dataset_id):
+        """Load a data set another process received; raises UnknownDataset."""
+        fetched = (self._folder.fetch(dataset_id) if self._folder and isinstance(dataset_id, str)
+                   and DATASET_ID.fullmatch(dataset_id) else None)
+        if fetched is None:
+            raise UnknownDataset(f"no data set has the id {dataset_id!r}")
+        with self._lock:
+            if dataset_id not in self._datasets:
+                name, path = fetched
+                self._datasets[dataset_id] = Dataset(dataset_id, name, DataIngestor(path))
+            return self._datasets[dataset_id]
 
     def add(self, stream, filename):
         """Check and keep an uploaded CSV; return (its Dataset, whether it is new).
@@ -84,7 +102,7 @@ class DatasetCatalog:
             with self._lock:
                 if dataset_id in self._datasets:
                     return self._datasets[dataset_id], False
-                self._folder.keep(temporary, dataset_id, dataset.name)
+                self._folder.keep(temporary, dataset_id, dataset.name, dataset.describe())
                 self._datasets[dataset_id] = dataset
             return dataset, True
         finally:

@@ -6,7 +6,7 @@ status bytes differs from the ones it was encoded from. At 100,000 jobs a
 listing costs re-encoding the block or two that hold running jobs and joining
 the rest.
 """
-from app.job_store import STATUS_OF_CODE
+from app.stores.base import STATUS_OF_CODE
 
 BLOCK_SIZE = 4096
 # Status byte -> the JSON of one job, waiting for its id.

@@ -1,16 +1,20 @@
 """Jobs: what a statistics request becomes between the routes and the pool.
 
 A job is described by a small JSON-able spec (the statistic, its question,
-its state and its data set), which the store journals so that it can be run
-again after a crash. Running it is a closure over the data set's ingestor;
-its answer, encoded once per data set and kept by the ingestor, is handed to
-the store as bytes.
+its state and its data set), which the store records so that it can be run
+again after a crash, by this process or, with a shared store, by another.
+Running it is a closure over the data set's ingestor; its answer, encoded
+once per data set and kept by the ingestor, is handed to the store as bytes.
 """
+import collections
+import threading
+
+from app.cluster import ClusterMonitor
 from app.data_ingestor import STATISTICS
 from app.datasets import DEFAULT_DATASET
 from app.job_listing import JobListing
-from app.job_store import StorageError
-from app.task_runner import WorkItem
+from app.stores.base import IntakeClosed, StorageError, StoreUnavailable
+from app.task_runner import PoolShutDown, WorkItem
 
 
 def make_spec(statistic, question, state=None, dataset=None):
@@ -23,32 +27,94 @@ def make_spec(statistic, question, state=None, dataset=None):
     return spec
 
 
-class JobService:
+class JobService:  # pylint: disable=too-many-instance-attributes
     """Accepts jobs into the store and the pool, and records their outcomes."""
 
-    def __init__(self, store, pool, catalog, logger):
+    def __init__(self, store, pool, catalog, logger, metrics):
         self.store = store
         self.listing = JobListing(store)
         self.pool = pool
         self.catalog = catalog
         self.logger = logger
+        self.metrics = metrics
+        # (job id, answer, reason) of outcomes the store could not take when
+        # they came (a shared store out of reach); recorded at the next beat.
+        self._unrecorded = collections.deque()
+        self._recording = threading.Lock()
         for job_id, spec in store.take_unfinished().items():
-            self.logger.info("rerunning job_id_%d, unfinished at the last stop", job_id)
-            pool.submit(lambda job_id=job_id, spec=spec: self._work_item(job_id, spec), bounded=False)
+            self.rerun(job_id, spec, "unfinished at the last stop")
+        self._monitor = ClusterMonitor(self, store.beat_interval_s, logger) if store.shared else None
+        if self._monitor:
+            self._monitor.start()
 
     def submit(self, spec):
         """Accept a job and return its id.
 
         Raises PoolShutDown, PoolFull or StorageError; no job exists then.
         """
-        return self.pool.submit(lambda: self._work_item(self.store.create(spec), spec)).key
+        try:
+            return self.pool.submit(lambda: self._admit(spec)).key
+        except IntakeClosed:
+            # Another process asked the cluster to stop: this one stops too,
+            # once its admission is over (shutdown waits for admissions).
+            self.shutdown(wait=False)
+            raise PoolShutDown("the cluster is shutting down") from None
+
+    def _admit(self, spec):
+        item = self._work_item(self.store.create(spec), spec)
+        self.metrics.submitted.inc()
+        self.metrics.waiting.inc()
+        return item
+
+    def rerun(self, job_id, spec, why):
+        """Run again a job the store has but no pool does."""
+        self.logger.info("rerunning job_id_%d, %s", job_id, why)
+
+        def admit():
+            self.metrics.waiting.inc()
+            return self._work_item(job_id, spec)
+
+        self.pool.submit(admit, bounded=False)
+
+    def adopt(self, heartbeat):
+        """Act on what the cluster said at a heartbeat; the store is reachable then."""
+        if heartbeat.shutdown and not self.pool.is_shutting_down:
+            self.logger.info("the cluster was asked to shut down: draining %d jobs", self.pool.pending)
+            self.pool.shutdown(wait=False)
+        for job_id, spec in heartbeat.claimed.items():
+            self.metrics.takeovers.inc()
+            try:
+                self.rerun(job_id, spec, "claimed from a process that stopped beating")
+            except PoolShutDown:
+                # Still owned by this process: claimed again once it has left.
+                self.logger.warning("job_id_%d claimed while shutting down; left for another process",
+                                    job_id)
+        self.record_unrecorded()
 
     def shutdown(self, wait=False, timeout=None):
         """Stop intake and let the queued jobs finish; see ThreadPool.shutdown."""
         finished = self.pool.shutdown(wait=wait, timeout=timeout)
         if wait and finished:
+            if self._monitor:
+                self._monitor.stop()
+            self.record_unrecorded()
             self.store.close()
         return finished
+
+    def record_unrecorded(self):
+        """Record the outcomes kept while the store was out of reach, until it fails again."""
+        with self._recording:
+            while self._unrecorded:
+                job_id, encoded, reason = self._unrecorded[0]
+                try:
+                    if reason is None:
+                        self.store.finish(job_id, encoded)
+                    else:
+                        self.store.fail(job_id, reason)
+                except StoreUnavailable:
+                    return
+                self._unrecorded.popleft()
+                self.logger.info("job_id_%d's outcome recorded after the store came back", job_id)
 
     def _work_item(self, job_id, spec):
         def compute():
@@ -56,16 +122,30 @@ class JobService:
             return ingestor.encoded(spec["statistic"], spec["question"], spec.get("state"))
 
         def record(encoded, error):
+            self.metrics.waiting.dec()
             if error is None:
                 try:
                     self.store.finish(job_id, encoded)
+                    self.metrics.finished.inc()
+                    return
+                except StoreUnavailable as unreachable:
+                    self._keep(job_id, encoded, None, unreachable)
                     return
                 except Exception as storing_error:  # pylint: disable=broad-exception-caught
                     # However storing fails, the job must end as an error
                     # rather than stay running for ever.
                     error = storing_error
             self.logger.error("job_id_%d failed: %s", job_id, error)
-            self.store.fail(job_id, str(error) if isinstance(error, StorageError)
-                            else f"the statistic could not be computed: {error!r}")
+            self.metrics.failed.inc()
+            reason = (str(error) if isinstance(error, StorageError)
+                      else f"the statistic could not be computed: {error!r}")
+            try:
+                self.store.fail(job_id, reason)
+            except StoreUnavailable as unreachable:
+                self._keep(job_id, None, reason, unreachable)
 
         return WorkItem(compute, record, key=job_id)
+
+    def _keep(self, job_id, encoded, reason, error):
+        self.logger.error("job_id_%d's outcome kept until the store is back: %s", job_id, error)
+        self._unrecorded.append((job_id, encoded, reason))

@@ -110,6 +110,10 @@ SCHEMAS = {
                 "properties": {"num_jobs": {"type": "integer", "minimum": 0}}},
     "ShutdownProgress": {"type": "object", "required": ["status"], "additionalProperties": False,
                          "properties": {"status": {"type": "string", "enum": ["running", "done"]}}},
+    "Alive": {"type": "object", "required": ["status"],
+              "properties": {"status": {"type": "string", "enum": ["alive"]}}},
+    "Ready": {"type": "object", "required": ["status"],
+              "properties": {"status": {"type": "string", "enum": ["ready"]}}},
     "Questions": _listing({"type": "object", "required": ["question", "lower_is_better"],
                            "properties": {"question": {"type": "string"},
                                           "lower_is_better": {"type": "boolean"}}},
@@ -175,8 +179,11 @@ REFUSED_WORK = {
 NO_JOB = _error("No such job.", "Invalid job_id")
 RESULT_GONE = _error("The job finished but its result file was removed.",
                      "the result of job_id_1 was removed from the results folder")
-RESULT_UNREADABLE = _error("The job finished but the disk refuses to give its result now; try again later.",
+RESULT_UNREADABLE = _error("The job finished but the disk refuses to give its result now, or the job store "
+                           "(Redis) cannot be reached; try again later.",
                            "the result of job_id_1 cannot be read now: Permission denied")
+STORE_UNAVAILABLE = _error("With the Redis job store: Redis cannot be reached now; try again later.",
+                           "the job store (Redis) cannot be reached: Connection refused")
 BAD_DATASET = _error("The dataset parameter names no data set.",
                      'unknown data set "abc"; GET /api/datasets lists them')
 
@@ -202,7 +209,8 @@ def _statistic_operation(statistic):
 
 
 def _job_operation(operation_id, summary, schema, example, extra=None):
-    responses = {"200": _json(_ref(schema), summary, example), "404": NO_JOB, **(extra or {})}
+    responses = {"200": _json(_ref(schema), summary, example), "404": NO_JOB, "503": STORE_UNAVAILABLE,
+                 **(extra or {})}
     return {"get": {"tags": ["Jobs"], "operationId": operation_id, "summary": summary,
                     "parameters": [JOB_ID], "responses": responses}}
 
@@ -235,15 +243,17 @@ def _paths():
     paths["/api/status/{job_id}"] = _job_operation(
         "status", "A job's status alone", "JobStatus", {"status": "running"})
     paths["/api/jobs"] = _read("Jobs", "jobs", "Every job and its status, oldest first", "JobList",
-                               {"status": "done", "data": [{"job_id_1": "done"}, {"job_id_2": "running"}]})
+                               {"status": "done", "data": [{"job_id_1": "done"}, {"job_id_2": "running"}]},
+                               errors={"503": STORE_UNAVAILABLE})
     paths["/api/num_jobs"] = _read("Jobs", "num_jobs", "How many accepted jobs are not finished",
-                                   "NumJobs", {"num_jobs": 0})
+                                   "NumJobs", {"num_jobs": 0}, errors={"503": STORE_UNAVAILABLE})
     paths["/api/graceful_shutdown"] = _read(
         "Jobs", "graceful_shutdown", "Stop taking jobs; finish the accepted ones", "ShutdownProgress",
-        {"status": "running"})
+        {"status": "running"}, errors={"503": STORE_UNAVAILABLE})
     paths["/api/graceful_shutdown"]["get"]["description"] = (
         "Never waits: answers running while accepted jobs remain and done once all are finished. "
-        "Afterwards every statistics POST gets 503; reads go on working.")
+        "Afterwards every statistics POST gets 503; reads go on working. With the Redis job store, "
+        "every process of the cluster stops taking jobs, and done means no job of the cluster is left.")
     paths["/api/questions"] = _read(
         "Data", "questions", "The questions, each with whether a lower value is better", "Questions",
         {"status": "done", "data": [{"question": QUESTION, "lower_is_better": True}]},
@@ -278,6 +288,16 @@ def _paths():
             },
         },
     }
+    paths["/livez"] = _read("Health", "livez", "The process runs", "Alive", {"status": "alive"})
+    paths["/readyz"] = _read("Health", "readyz", "The process can take work", "Ready", {"status": "ready"},
+                             errors={"503": _error("Draining after a shutdown, or the job store cannot be "
+                                                   "reached.", "shutting down")})
+    paths["/metrics"] = {"get": {
+        "tags": ["Health"], "operationId": "metrics", "summary": "Metrics in Prometheus's text format",
+        "description": "Jobs submitted, finished and failed, jobs waiting, jobs taken over from stopped "
+                       "processes, and request latency by route; summed over the worker processes.",
+        "responses": {"200": {"description": "Prometheus text exposition.",
+                              "content": {"text/plain": {"schema": {"type": "string"}}}}}}}
     paths["/api/openapi.json"] = {"get": {
         "tags": ["Pages"], "operationId": "openapi", "summary": "This description",
         "responses": {"200": {"description": "OpenAPI 3.0 document.",
@@ -310,6 +330,7 @@ DESCRIPTION = {
     "tags": [{"name": "Statistics", "description": "Start a job computing one of the nine statistics."},
              {"name": "Jobs", "description": "Follow jobs and read their answers."},
              {"name": "Data", "description": "The questions, the states and the data sets."},
+             {"name": "Health", "description": "For load balancers and monitoring."},
              {"name": "Pages", "description": "The pages for people and this description."}],
     "paths": _paths(),
     "components": {"schemas": SCHEMAS},

@@ -3,7 +3,7 @@ from flask import Blueprint, Response, current_app, jsonify, request
 from werkzeug.exceptions import RequestEntityTooLarge
 
 from app.data_ingestor import STATISTICS
-from app.job_store import JobStatus, StorageError, job_name
+from app.stores.base import AnswerRemoved, JobStatus, StorageError, StoreUnavailable, job_name
 from app.task_runner import PoolFull, PoolShutDown
 from app.validation import RequestError, dataset_ingestor, job_number, json_object, statistic_spec
 
@@ -30,6 +30,12 @@ def _error(reason, status):
 def _refuse(error):
     current_app.extensions["le_stats_sportif.logger"].info("refused: %s", error.reason)
     return _error(error.reason, error.status)
+
+
+@api.app_errorhandler(StoreUnavailable)
+def _store_unavailable(error):
+    current_app.extensions["le_stats_sportif.logger"].error("store unavailable: %s", error)
+    return _error(str(error), 503)
 
 
 def _submit(statistic, body):
@@ -79,9 +85,9 @@ def start():
     return _submit(task, body)
 
 
-def _job_id(text):
+def _job_number(text):
     number = job_number(text)
-    if number is None or _service().store.status(number) is None:
+    if number is None:
         raise RequestError("Invalid job_id", 404)
     return number
 
@@ -89,30 +95,34 @@ def _job_id(text):
 @api.get("/api/get_results/<path:job_id>")
 @api.get("/api/results/<path:job_id>")
 def get_results(job_id):
-    """A job's status and, once done, its answer, served as stored."""
-    number = _job_id(job_id)
-    store = _service().store
-    status = store.status(number)
-    if status is JobStatus.ERROR:
-        return jsonify({"status": "error", "reason": store.reason(number)})
-    if status is JobStatus.RUNNING:
-        return _json(RUNNING)
+    """A job's status and, once done, its answer, served as stored: one look-up in the store."""
+    number = _job_number(job_id)
     try:
-        answer = store.result(number)
-    except FileNotFoundError:
-        raise RequestError(f"the result of {job_name(number)} was removed from the results folder",
-                           410) from None
+        found = _service().store.lookup(number)
+    except AnswerRemoved as error:
+        raise RequestError(str(error), 410) from None
+    except StoreUnavailable:
+        raise
     except OSError as error:
         current_app.extensions["le_stats_sportif.logger"].error("reading %s failed: %s",
                                                                 job_name(number), error)
         return _error(f"the result of {job_name(number)} cannot be read now: {error.strerror}", 503)
-    return _json(b'{"status": "done", "data": ' + answer + b"}")
+    if found.status is None:
+        raise RequestError("Invalid job_id", 404)
+    if found.status is JobStatus.ERROR:
+        return jsonify({"status": "error", "reason": found.reason})
+    if found.status is JobStatus.RUNNING:
+        return _json(RUNNING)
+    return _json(b'{"status": "done", "data": ' + found.answer + b"}")
 
 
 @api.get("/api/status/<path:job_id>")
 def job_status(job_id):
     """A job's status alone."""
-    return jsonify({"status": _service().store.status(_job_id(job_id)).value})
+    status = _service().store.status(_job_number(job_id))
+    if status is None:
+        raise RequestError("Invalid job_id", 404)
+    return jsonify({"status": status.value})
 
 
 @api.get("/api/jobs")
@@ -129,9 +139,10 @@ def num_jobs():
 
 @api.get("/api/graceful_shutdown")
 def graceful_shutdown():
-    """Stop intake and drain the queue, without waiting for it."""
+    """Stop intake and drain the queue, without waiting for it; with a shared store, in every process."""
     service = _service()
     service.shutdown(wait=False)
+    service.store.request_shutdown()
     return jsonify({"status": "running" if service.store.running_count else "done"})
 
 

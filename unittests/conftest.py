@@ -1,9 +1,16 @@
-"""Fixtures: small CSVs written by the tests, and a fresh app and client for each test."""
+"""Fixtures: small CSVs written by the tests, a real redis-server, and a fresh app and client for each test.
+
+The `app` and `client` fixtures run each test that uses them once on every
+job store: the file store and the Redis store, whose Redis is emptied first.
+"""
 import time
 
 import pytest
 
 from app import create_app
+from unittests.redis_server import RedisServer
+
+STORES = ("file", "redis")
 
 LOW = "Percent of adults aged 18 years and older who have obesity"
 HIGH = "Percent of adults who engage in muscle-strengthening activities on 2 or more days a week"
@@ -40,15 +47,39 @@ def fixture_small_csv(csv_file):
     return csv_file(SMALL_CSV)
 
 
+@pytest.fixture(name="redis_server", scope="session")
+def fixture_redis_server(tmp_path_factory):
+    """One redis-server for the whole test session, stopped at its end."""
+    server = RedisServer(tmp_path_factory.mktemp("redis")).start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture(name="redis_url")
+def fixture_redis_url(redis_server):
+    """The URL of the session's Redis, emptied for this test."""
+    if redis_server.process.poll() is not None:
+        # A test killed it (and did not start it again).
+        redis_server.start()
+    redis_server.client().flushall()
+    return redis_server.url
+
+
 @pytest.fixture(name="make_app")
-def fixture_make_app(tmp_path, small_csv):
-    """Build apps on the test's own folders; every app's workers are stopped at the end."""
+def fixture_make_app(tmp_path, small_csv, request):
+    """Build apps on the test's own folders; every app's workers are stopped at the end.
+
+    make(store="redis") builds an app on the session's Redis (emptied once
+    per test, so that the apps of one test share their jobs).
+    """
     apps = []
 
-    def make(**overrides):
+    def make(store="file", **overrides):
         config = {"CSV_PATH": str(small_csv), "RESULTS_DIR": str(tmp_path / "results"),
                   "LOG_FILE": str(tmp_path / "webserver.log"), "DATASETS_DIR": str(tmp_path / "datasets"),
                   "NUM_THREADS": 2}
+        if store == "redis":
+            config["REDIS_URL"] = request.getfixturevalue("redis_url")
         config.update(overrides)
         app = create_app(config)
         app.config["TESTING"] = True
@@ -60,10 +91,10 @@ def fixture_make_app(tmp_path, small_csv):
         app.extensions["le_stats_sportif"].shutdown(wait=True, timeout=10)
 
 
-@pytest.fixture(name="app")
-def fixture_app(make_app):
-    """An app on the small CSV."""
-    return make_app()
+@pytest.fixture(name="app", params=STORES)
+def fixture_app(make_app, request):
+    """An app on the small CSV, on each job store in turn."""
+    return make_app(store=request.param)
 
 
 @pytest.fixture(name="client")

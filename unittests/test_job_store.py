@@ -5,7 +5,8 @@ import shutil
 
 import pytest
 
-from app.job_store import JobStatus, JobStore, StorageError
+from app.stores.base import JobStatus, StorageError
+from app.stores.file_store import FileStore as JobStore
 from unittests.conftest import LOW, run_job, wait_for
 
 

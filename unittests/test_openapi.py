@@ -170,8 +170,12 @@ def test_real_answers_fit_the_schemas(app, spec):
         talk.send("get", f"/api/{route}/{{job_id}}", f"/api/{route}/{job_ids[1]}", 503)
     talk.send("get", "/api/jobs", "/api/jobs", 200)
     talk.send("get", "/api/num_jobs", "/api/num_jobs", 200)
+    talk.send("get", "/livez", "/livez", 200)
+    talk.send("get", "/readyz", "/readyz", 200)
+    talk.send("get", "/metrics", "/metrics", 200)
 
     talk.send("get", "/api/graceful_shutdown", "/api/graceful_shutdown", 200)
+    talk.send("get", "/readyz", "/readyz", 503)
     talk.send("post", "/api/states_mean", "/api/states_mean", 503, json={"question": OBESITY})
     talk.send("post", "/api/start", "/api/start", 503, json={"task": "best5", "question": OBESITY})
 

@@ -19,7 +19,7 @@ import time
 import pytest
 import requests
 
-from app.job_store import JobStore
+from app.stores.file_store import FileStore as JobStore
 from app.task_runner import WorkItem
 from checker.reference import compare
 from unittests.conftest import wait_for
@@ -174,10 +174,10 @@ def test_a_journal_entry_the_disk_took_only_part_of_is_rolled_back(tmp_path, mon
         real_write(descriptor, bytes(data[:len(data) // 2]))
         raise OSError(errno.ENOSPC, "No space left on device")
 
-    monkeypatch.setattr("app.job_store.os.write", write_half_then_fail)
+    monkeypatch.setattr("app.stores.file_store.os.write", write_half_then_fail)
     with pytest.raises(OSError):
         store.create({"statistic": "worst5", "question": QUESTION})
-    monkeypatch.setattr("app.job_store.os.write", real_write)
+    monkeypatch.setattr("app.stores.file_store.os.write", real_write)
     job_id = store.create({"statistic": "best5", "question": QUESTION})
 
     assert job_id == 1
@@ -278,7 +278,7 @@ def test_a_folder_removed_again_while_being_made_again_is_made_again(tmp_path, m
             raise FileExistsError(errno.EEXIST, "File exists", path)
         real_makedirs(path, exist_ok=exist_ok)
 
-    monkeypatch.setattr("app.job_store.os.makedirs", made_and_removed_by_someone_else)
+    monkeypatch.setattr("app.stores.file_store.os.makedirs", made_and_removed_by_someone_else)
     store.finish(job_id, b'{"global_mean": 1.0}')
 
     assert len(calls) == 2

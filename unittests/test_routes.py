@@ -1,7 +1,9 @@
 """Every route, status code and JSON shape, through Flask's test client."""
+import os
 import threading
 
 import pytest
+import redis
 
 from unittests.conftest import HIGH, LOW, run_job, wait_for
 
@@ -34,14 +36,21 @@ def test_state_statistics(client, endpoint):
     assert answer == {"status": "done", "data": WITH_STATE[endpoint]}
 
 
-def test_job_ids_count_from_one_and_results_go_to_disk(client, app):
+def test_job_ids_count_from_one_and_results_go_to_the_store(client, app):
     first = client.post("/api/global_mean", json={"question": LOW}).get_json()
     second = client.post("/api/global_mean", json={"question": HIGH}).get_json()
     assert (first, second) == ({"job_id": "job_id_1"}, {"job_id": "job_id_2"})
     assert wait_for(client, "job_id_2")["data"] == {"global_mean": 60.0}
-    results = app.config["RESULTS_DIR"]
-    with open(f"{results}/job_id_2.json", encoding="utf-8") as file:
-        assert file.read() == '{"global_mean": 60.0}'
+    result_file = os.path.join(app.config["RESULTS_DIR"], "job_id_2.json")
+    if app.config["REDIS_URL"]:
+        # In Redis mode the answers live in Redis, shared by every process, not in results/.
+        assert not os.path.exists(result_file)
+        kept = redis.Redis.from_url(app.config["REDIS_URL"])
+        digest = kept.hget("lss:job:2", "answer").decode()
+        assert kept.get(f"lss:answer:{digest}") == b'{"global_mean": 60.0}'
+    else:
+        with open(result_file, encoding="utf-8") as file:
+            assert file.read() == '{"global_mean": 60.0}'
 
 
 def test_get_results_accepts_the_bare_number(client):

@@ -9,7 +9,8 @@ import pytest
 
 from app.data_ingestor import STATISTICS, DataIngestor
 from app.job_listing import JobListing
-from app.job_store import JOURNAL_NAME, JobStatus, JobStore
+from app.stores.base import JobStatus
+from app.stores.file_store import JOURNAL_NAME, FileStore as JobStore
 from app.logs import HELD, make_logger
 
 LOW = "Percent of adults aged 18 years and older who have obesity"

@@ -4,48 +4,27 @@ Every job is recorded in an append-only journal in the results folder when
 it is accepted, and again if it fails, so that after a restart (even after
 kill -9) ids go on from where they were, finished jobs keep their answers and
 accepted jobs that never finished can be run again. Answers live in
-`<job_id>.json` files that appear whole in one step (app.result_files); a
+`<job_id>.json` files that appear whole in one step (app.stores.result_files); a
 job's file is the record that it is done, so success costs no journal entry.
 Only the statuses, one byte a job, are held in memory.
 """
 import contextlib
-import enum
 import json
 import os
 import threading
 
-from app.result_files import ResultFiles, write_all
+from app.stores.base import CODE_OF_STATUS as _CODES
+from app.stores.base import STATUS_OF_CODE, AnswerRemoved, JobStatus, JobStore, Lookup, StorageError, job_name
+from app.stores.result_files import ResultFiles, write_all
 
 JOURNAL_NAME = ".journal"
-
-
-class JobStatus(enum.Enum):
-    """What a client is told about a job."""
-
-    RUNNING = "running"
-    DONE = "done"
-    ERROR = "error"
-
-
-# One byte a job in memory; 0 means no such job.
-_CODES = {JobStatus.RUNNING: 1, JobStatus.DONE: 2, JobStatus.ERROR: 3}
-STATUS_OF_CODE = {code: status for status, code in _CODES.items()}
-
-
-class StorageError(OSError):
-    """The results folder could not be written; the message says why."""
-
-
-def job_name(job_id):
-    """The public name of a job: job_id_N."""
-    return f"job_id_{job_id}"
 
 
 def _describe(error):
     return f"{error.strerror or error} ({error.filename})" if error.filename else str(error)
 
 
-class JobStore:
+class FileStore(JobStore):
     """The jobs of one results folder: create, finish, fail and read them."""
 
     def __init__(self, results_dir):
@@ -95,6 +74,18 @@ class JobStore:
         Raises FileNotFoundError when the file has been removed since.
         """
         return self._files.read(job_id)
+
+    def lookup(self, job_id):
+        status = self.status(job_id)
+        if status is JobStatus.DONE:
+            try:
+                return Lookup(status, answer=self._files.read(job_id))
+            except FileNotFoundError:
+                raise AnswerRemoved(
+                    f"the result of {job_name(job_id)} was removed from the results folder") from None
+        if status is JobStatus.ERROR:
+            return Lookup(status, reason=self.reason(job_id))
+        return Lookup(status)
 
     def status_codes(self):
         """Every job's status as one byte, at the index of its id (0: no such job).
