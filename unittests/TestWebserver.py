@@ -14,6 +14,7 @@ from app import create_app
 from app.data_ingestor import STATISTICS, DataIngestor
 from checker.reference import compare
 from unittests.conftest import wait_for
+from unittests.redis_server import RedisServer
 
 ROOT = Path(__file__).resolve().parent.parent
 CSV = ROOT / "nutrition_activity_obesity_usa_subset.csv"
@@ -28,20 +29,30 @@ def stored_cases(endpoint):
 
 
 class TestWebserver(unittest.TestCase):
-    """Each statistic through the DataIngestor and through the HTTP routes."""
+    """Each statistic through the DataIngestor and through the HTTP routes, on the file store."""
+
+    redis = None
+
+    @classmethod
+    def store_settings(cls):
+        """The settings that choose the job store: none for the file store."""
+        return {}
 
     @classmethod
     def setUpClass(cls):
         cls.scratch = tempfile.mkdtemp()
         cls.app = create_app({"CSV_PATH": str(CSV), "RESULTS_DIR": f"{cls.scratch}/results",
                               "LOG_FILE": f"{cls.scratch}/webserver.log",
-                              "DATASETS_DIR": f"{cls.scratch}/datasets", "NUM_THREADS": 2})
+                              "DATASETS_DIR": f"{cls.scratch}/datasets", "NUM_THREADS": 2,
+                              **cls.store_settings()})
         cls.client = cls.app.test_client()
         cls.ingestor = DataIngestor(CSV)
 
     @classmethod
     def tearDownClass(cls):
         cls.app.extensions["le_stats_sportif"].shutdown(wait=True, timeout=10)
+        if cls.redis:
+            cls.redis.stop()
         shutil.rmtree(cls.scratch)
 
     def check_endpoint(self, endpoint):
@@ -100,6 +111,15 @@ class TestWebserver(unittest.TestCase):
         self.assertEqual(len(self.ingestor.questions), 9)
         self.assertEqual(len(self.ingestor.locations), 55)
         self.assertEqual(self.ingestor.row_count, 18650)
+
+
+class TestWebserverOnRedis(TestWebserver):
+    """The same cases on the Redis store, with a redis-server of its own."""
+
+    @classmethod
+    def store_settings(cls):
+        cls.redis = RedisServer(f"{cls.scratch}/redis").start()
+        return {"REDIS_URL": cls.redis.url}
 
 
 if __name__ == "__main__":
