@@ -37,7 +37,8 @@ def free_port():
 class ServerProcess:
     """One server process over the results folder `<workdir>/results`."""
 
-    def __init__(self, workdir, launcher="flask", threads=None, max_pending=None, gate=None):
+    def __init__(self, workdir, launcher="flask", threads=None, max_pending=None, gate=None, *,
+                 environment=None):
         if launcher not in LAUNCHERS:
             raise ValueError(f"launcher must be one of {LAUNCHERS}")
         self.workdir = os.fspath(workdir)
@@ -46,6 +47,8 @@ class ServerProcess:
         self.launcher = launcher
         self.gate = gate
         self.settings = {"TP_NUM_OF_THREADS": threads, "LSS_MAX_PENDING_JOBS": max_pending}
+        # Any other variables, such as LSS_REDIS_URL for a server of a cluster.
+        self.settings.update(environment or {})
         self.process = None
         self.port = None
 
