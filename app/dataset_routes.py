@@ -3,6 +3,7 @@ from flask import Blueprint, current_app, jsonify, request
 from werkzeug.exceptions import RequestEntityTooLarge
 
 from app.data_ingestor import DataError
+from app.stores.base import StoreUnavailable
 from app.validation import RequestError
 
 datasets_api = Blueprint("datasets_api", __name__)
@@ -37,6 +38,9 @@ def upload_dataset():
         dataset, created = _catalog().add(upload.stream, upload.filename)
     except DataError as error:
         raise RequestError(f"the file cannot be used as a data set: {error}") from None
+    except StoreUnavailable:
+        # Answered by the routes' handler, with the reason naming the store.
+        raise
     except OSError as error:
         current_app.extensions["le_stats_sportif.logger"].error("storing an upload failed: %s", error)
         raise RequestError("the data set could not be stored; try again later", 503) from None

@@ -41,6 +41,10 @@ class JobService:  # pylint: disable=too-many-instance-attributes
         # they came (a shared store out of reach); recorded at the next beat.
         self._unrecorded = collections.deque()
         self._recording = threading.Lock()
+        # Ids of the jobs in this process's pool, from admission until recorded.
+        self._in_pool = set()
+        # Owned jobs found not running at the last reconcile(); rerun if still so at the next.
+        self._suspects = set()
         for job_id, spec in store.take_unfinished().items():
             self.rerun(job_id, spec, "unfinished at the last stop")
         self._monitor = ClusterMonitor(self, store.beat_interval_s, logger) if store.shared else None
@@ -91,6 +95,22 @@ class JobService:  # pylint: disable=too-many-instance-attributes
                                     job_id)
         self.record_unrecorded()
 
+    def reconcile(self):
+        """Rerun the jobs the store says this process owns but that it is not running.
+
+        A call that timed out may still have been run by the store: a job
+        created that way was never queued here and would stay running for
+        ever. A job is rerun only when found so twice, a few seconds apart,
+        so that one between its creation and its queueing is left alone.
+        """
+        owned = self.store.owned_ids()
+        busy = self._in_pool | {job_id for job_id, _, _ in list(self._unrecorded)}
+        orphans = owned - busy
+        ripe, self._suspects = orphans & self._suspects, orphans - self._suspects
+        if ripe and not self.pool.is_shutting_down:
+            for job_id, spec in self.store.specs(ripe).items():
+                self.rerun(job_id, spec, "recorded in the store but never queued")
+
     def shutdown(self, wait=False, timeout=None):
         """Stop intake and let the queued jobs finish; see ThreadPool.shutdown."""
         finished = self.pool.shutdown(wait=wait, timeout=timeout)
@@ -117,12 +137,20 @@ class JobService:  # pylint: disable=too-many-instance-attributes
                 self.logger.info("job_id_%d's outcome recorded after the store came back", job_id)
 
     def _work_item(self, job_id, spec):
+        self._in_pool.add(job_id)
+
         def compute():
             ingestor = self.catalog.get(spec.get("dataset", DEFAULT_DATASET))
             return ingestor.encoded(spec["statistic"], spec["question"], spec.get("state"))
 
         def record(encoded, error):
             self.metrics.waiting.dec()
+            try:
+                settle(encoded, error)
+            finally:
+                self._in_pool.discard(job_id)
+
+        def settle(encoded, error):
             if error is None:
                 try:
                     self.store.finish(job_id, encoded)

@@ -142,7 +142,10 @@ def graceful_shutdown():
     """Stop intake and drain the queue, without waiting for it; with a shared store, in every process."""
     service = _service()
     service.shutdown(wait=False)
-    service.store.request_shutdown()
+    try:
+        service.store.request_shutdown()
+    except StoreUnavailable as error:
+        return _error(f"this process takes no more jobs, but the others could not be told: {error}", 503)
     return jsonify({"status": "running" if service.store.running_count else "done"})
 
 

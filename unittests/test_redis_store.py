@@ -6,6 +6,7 @@ the other apps of the test through Redis. unittests/test_cluster.py does the
 same with real server processes, kill -9 included.
 """
 import io
+import signal
 import threading
 import time
 
@@ -130,12 +131,12 @@ def test_a_graceful_shutdown_of_one_app_stops_intake_on_every_app(make_app):
 
 
 def test_the_jobs_of_an_app_that_stops_beating_are_claimed_and_run_by_another(make_app, redis_server):
-    dead = make_app(store="redis", TAKEOVER_S=1.0)
+    dead = make_app(store="redis", TAKEOVER_S=1.0, REDIS_TIMEOUT_S=0.2)
     release = _hold_jobs(dead)
     held = [_submit(dead.test_client()) for _ in range(3)]
     # The app "dies": it beats no more and its jobs stay unfinished.
     _service(dead)._monitor.stop()  # pylint: disable=protected-access
-    survivor = make_app(store="redis", TAKEOVER_S=1.0).test_client()
+    survivor = make_app(store="redis", TAKEOVER_S=1.0, REDIS_TIMEOUT_S=0.2).test_client()
     for job_id in held:
         assert wait_for(survivor, job_id, seconds=5) == {"status": "done", "data": {"global_mean": 25.0}}
     assert "lss_takeover_jobs_total 3.0" in survivor.get("/metrics").get_data(as_text=True)
@@ -211,3 +212,75 @@ def test_a_redis_url_of_another_scheme_stops_the_start(url):
 def test_a_takeover_time_it_cannot_use_stops_the_start(value):
     with pytest.raises(ConfigError, match="LSS_TAKEOVER_S"):
         load_config(environ={"LSS_TAKEOVER_S": value})
+
+
+def _takeovers(app):
+    text = app.test_client().get("/metrics").get_data(as_text=True)
+    (line,) = [line for line in text.splitlines() if line.startswith("lss_takeover_jobs_total ")]
+    return float(line.split()[1])
+
+
+def test_after_an_outage_longer_than_the_heartbeats_nobody_takes_a_live_process_for_dead(make_app, tmp_path):
+    redis = RedisServer(tmp_path / "redis").start()
+    try:
+        # Heartbeats live 1.2 s; a Redis call gives up after 0.5 s, twice.
+        apps = [make_app(store="redis", REDIS_URL=redis.url, TAKEOVER_S=2.0, REDIS_TIMEOUT_S=0.5)
+                for _ in range(2)]
+        releases = [_hold_jobs(app) for app in apps]
+        held = [_submit(app.test_client()) for app in apps for _ in range(2)]
+        # The second app's next beat will come late, as after a call that hung
+        # for two timeouts while Redis came back.
+        store = _service(apps[1]).store
+        beat, late = store.beat, threading.Event()
+        store.beat = lambda claim: late.wait(10) and beat(claim)
+        redis.kill()
+        # Longer than a heartbeat lives: every heartbeat in Redis has expired.
+        time.sleep(1.5)
+        redis.start()
+        time.sleep(1.0)
+        late.set()
+        time.sleep(1.5)
+        assert [_takeovers(app) for app in apps] == [0.0, 0.0]
+        for release in releases:
+            release.set()
+        for job_id in held:
+            assert wait_for(apps[0].test_client(), job_id)["status"] == "done"
+    finally:
+        redis.stop()
+
+
+def test_a_job_recorded_in_redis_but_never_queued_is_run_all_the_same(make_app):
+    app = make_app(store="redis", TAKEOVER_S=1.0)
+    store = _service(app).store
+    # What a submission whose call timed out leaves when Redis ran it anyway:
+    # a job this process owns and never queued.
+    job_id = store.create({"statistic": "global_mean", "question": LOW})
+    client = app.test_client()
+    assert wait_for(client, f"job_id_{job_id}", seconds=15) == {"status": "done",
+                                                                "data": {"global_mean": 25.0}}
+    assert client.get("/api/num_jobs").get_json() == {"num_jobs": 0}
+
+
+def test_a_submission_to_a_stalled_redis_is_refused_in_time_and_never_sent_twice(make_app, tmp_path):
+    redis = RedisServer(tmp_path / "redis").start()
+    try:
+        app = make_app(store="redis", REDIS_URL=redis.url, TAKEOVER_S=1.0, REDIS_TIMEOUT_S=0.3)
+        client = app.test_client()
+        assert wait_for(client, _submit(client))["status"] == "done"
+        redis.process.send_signal(signal.SIGSTOP)
+        started = time.monotonic()
+        refused = client.post("/api/global_mean", json={"question": LOW})
+        took = time.monotonic() - started
+        redis.process.send_signal(signal.SIGCONT)
+        assert refused.status_code == 503 and "Redis" in refused.get_json()["reason"]
+        # Two timeouts at most (a connection, then the call), not a retry of the call.
+        assert took < 5
+        # Whether or not Redis ran the script once it resumed, nothing stays running.
+        deadline = time.monotonic() + 15
+        while client.get("/api/num_jobs").get_json() != {"num_jobs": 0} and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert client.get("/api/num_jobs").get_json() == {"num_jobs": 0}
+        assert len(client.get("/api/jobs").get_json()["data"]) in (1, 2)
+    finally:
+        redis.process.send_signal(signal.SIGCONT)
+        redis.stop()

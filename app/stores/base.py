@@ -122,6 +122,14 @@ class JobStore:
         """
         return Heartbeat()
 
+    def owned_ids(self):
+        """The ids of the unfinished jobs this process owns in a shared store."""
+        return set()
+
+    def specs(self, job_ids):  # pylint: disable=unused-argument
+        """{job id: spec} of jobs the store has."""
+        return {}
+
     def request_shutdown(self):
         """Ask every process sharing the store to stop intake (itself included)."""
 

@@ -34,11 +34,13 @@ def connect(url, timeout_s):
     """A client of the Redis at `url` whose every call gives up within about 2 x `timeout_s`.
 
     One retry on a fresh connection covers a server that restarted since
-    the pooled connection was made; a server that is gone costs two timeouts,
-    then StoreUnavailable, never a wait without end.
+    the pooled connection was made. A call that timed out is not retried:
+    Redis may still run it (a script creating a job, say), and a retry would
+    run it twice; StoreUnavailable is raised instead, never a wait without end.
     """
     return redis.Redis.from_url(url, socket_timeout=timeout_s, socket_connect_timeout=timeout_s,
-                                retry=Retry(NoBackoff(), 1), health_check_interval=0)
+                                retry=Retry(NoBackoff(), 1, supported_errors=(redis.ConnectionError,)),
+                                health_check_interval=0)
 
 
 def unavailable(error):
@@ -60,6 +62,11 @@ class RedisStore(JobStore):
         # beat of another process claims its jobs within the takeover time.
         self.beat_interval_s = min(0.5, takeover_s / 5)
         self.heartbeat_ttl_ms = max(100, int(takeover_s * 600))
+        # While Redis is out of reach every heartbeat expires in it; once it is
+        # back, a process claims nothing until every live process has had time
+        # to beat again (a call that hangs, then the next beat), so that none
+        # is taken for dead.
+        self.quiet_s = max(self.heartbeat_ttl_ms / 1000, 2 * timeout_s + self.beat_interval_s)
         # Each runs by its digest (EVALSHA), and is loaded again when a restarted Redis lost it.
         self._scripts = {name: self.client.register_script(getattr(scripts, name))
                          for name in ("CREATE", "FINISH", "FAIL", "LOOKUP", "BEAT", "REQUEST_SHUTDOWN", "LEAVE")}
@@ -165,6 +172,25 @@ class RedisStore(JobStore):
         specs = {int(claimed[index]): json.loads(claimed[index + 1])
                  for index in range(0, len(claimed), 2)}
         return Heartbeat(shutdown=epoch != self._epoch, claimed=specs)
+
+    def owned_ids(self):
+        """The ids of the unfinished jobs this process owns."""
+        try:
+            return {int(job_id) for job_id in self.client.smembers(keys.owned(self.process_id))}
+        except redis.RedisError as error:
+            raise unavailable(error) from error
+
+    def specs(self, job_ids):
+        """{job id: spec} of jobs the store has."""
+        job_ids = sorted(job_ids)
+        try:
+            with self.client.pipeline(transaction=False) as pipe:
+                for job_id in job_ids:
+                    pipe.hget(keys.job(job_id), "spec")
+                found = pipe.execute()
+        except redis.RedisError as error:
+            raise unavailable(error) from error
+        return {job_id: json.loads(spec) for job_id, spec in zip(job_ids, found) if spec}
 
     def request_shutdown(self):
         epoch = self._serving_epoch()
