@@ -22,7 +22,9 @@ CSV_PATH = os.path.join(ROOT, "nutrition_activity_obesity_usa_subset.csv")
 
 # Outcomes that are a defect unless a run says it provokes them.
 FAULTS = ("server_error", "bad_response", "wrong_answer", "job_error", "gone", "refused_storage",
-          "unreadable", "invalid_id", "stuck", "disconnected")
+          "unreadable", "invalid_id", "stuck", "disconnected", "store_unreachable")
+# The reason of a 503 from a server whose Redis is out of reach (app.stores.redis_store).
+UNREACHABLE = "(Redis) cannot be reached"
 
 
 def _refuse_constant(name):
@@ -150,6 +152,12 @@ class Client(threading.Thread):
                 self.tally.add("refused_shutdown")
                 self.stopped.set()
                 return None
+            if response.status_code == 503 and UNREACHABLE in reason:
+                # No id was handed out; the job may exist all the same, and
+                # the server runs it. A client tries again, as any would.
+                self.tally.add("store_unreachable")
+                time.sleep(0.1)
+                continue
             if response.status_code == 503 and "could not be recorded" in reason:
                 self.tally.add("refused_storage")
                 return None
@@ -168,7 +176,10 @@ class Client(threading.Thread):
             if answer is None:
                 return
             status = answer.get("status")
-            if response.status_code == 200 and status == "running":
+            unreachable = response.status_code == 503 and UNREACHABLE in answer.get("reason", "")
+            if unreachable:
+                self.tally.add("store_unreachable")
+            if (response.status_code == 200 and status == "running") or unreachable:
                 if time.monotonic() > deadline:
                     self.tally.add("stuck", f"{job_id} still running after {seconds} s")
                     return

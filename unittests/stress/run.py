@@ -30,6 +30,10 @@ from . import schemathesis_run
 from .load import (Client, Expectations, Tally, jobs_listing, job_number, run_clients, strict_json,
                    wait_until_idle)
 from .servers import ROOT, ServerProcess
+from ..redis_server import RedisServer
+
+# Small, so that a killed process's jobs are claimed within seconds.
+CLUSTER_TAKEOVER_S = 2
 
 
 class Scenario:
@@ -210,6 +214,83 @@ def kill_loop(workdir, expectations, size):
     server.stop()
     scenario.figures.update(faults_injected=kills, jobs_pending_at_kills=pending_at_kill,
                             jobs_rerun_after_restart=reruns, done_before_kill_reread_same=same)
+    scenario.finish()
+    return scenario
+
+
+def cluster_kill_loop(workdir, expectations, size):
+    """Processes sharing one Redis under load: kill -9 one each round, and Redis itself halfway.
+
+    Each round adds a process whose jobs wait at a gate that never opens and
+    kills it, so that it surely dies with jobs unfinished; every other round
+    one of the two ordinary processes is killed too and replaced.
+    """
+    scenario = Scenario(f"cluster on Redis: kill -9 of a process under load, {size['rounds']} rounds")
+    rng = random.Random(21)
+    redis = RedisServer(os.path.join(workdir, "redis")).start()
+    started = []
+
+    def start(**options):
+        folder = os.path.join(workdir, f"server-{len(started)}")
+        os.makedirs(folder)
+        environment = {"LSS_REDIS_URL": redis.url, "LSS_TAKEOVER_S": CLUSTER_TAKEOVER_S}
+        started.append(ServerProcess(folder, environment=environment, **options).start())
+        return started[-1]
+
+    servers = [start(), start()]
+    accepted, takeover_seconds = {}, []
+    try:
+        for round_number in range(size["rounds"]):
+            doomed = [start(launcher="gated", gate=os.path.join(workdir, "never"))]
+            if round_number % 2:
+                doomed.append(servers.pop(rng.randrange(len(servers))))
+            tally = Tally()
+            clients = {server.url: run_clients(server.url, expectations, tally, clients=3, jobs=10**6,
+                                               window=20, seed=round_number * 10 + index)
+                       for index, server in enumerate([*servers, *doomed])}
+            time.sleep(rng.uniform(0.5, 2.0))
+            if round_number == size["rounds"] // 2:
+                redis.kill()
+                time.sleep(rng.uniform(0.5, 3.0))
+                redis.start()
+                time.sleep(0.5)
+            killed_at = time.monotonic()
+            for server in doomed:
+                server.kill()
+                for client in clients[server.url]:
+                    client.stopped.set()
+            # The dead processes' jobs, read from a survivor: each done and right.
+            verify_jobs(scenario, servers[0].url, expectations,
+                        {job_id: request for server in doomed
+                         for job_id, request in accepted_of(clients[server.url]).items()})
+            takeover_seconds.append(time.monotonic() - killed_at)
+            every = [client for group in clients.values() for client in group]
+            for client in every:
+                client.stopped.set()
+            join_all(every, 60)
+            scenario.absorb(tally, allowed=("disconnected", "store_unreachable"))
+            check_ids_unique(scenario, every)
+            accepted.update(accepted_of(every))
+            while len(servers) < 2:
+                servers.append(start())
+        verify_jobs(scenario, servers[-1].url, expectations, accepted)
+        listing = check_final_listing(scenario, servers[0].url)
+        scenario.check(set(accepted) <= {job_id for job_id, _ in listing},
+                       "/api/jobs misses jobs that were handed out")
+        scenario.check(max(takeover_seconds) < CLUSTER_TAKEOVER_S + 10,
+                       f"a killed process's jobs took {max(takeover_seconds):.1f} s to be done elsewhere")
+        claimed = sum(server.log_lines("claimed from a process that stopped beating") for server in started)
+        scenario.check(claimed > 0, "no job was ever claimed from a killed process")
+        scenario.figures.update(faults_injected=size["rounds"] + (size["rounds"] // 2) + 1,
+                                processes_killed=size["rounds"] + size["rounds"] // 2, redis_killed=1,
+                                jobs_accepted=len(accepted), jobs_claimed=claimed,
+                                slowest_takeover_seconds=round(max(takeover_seconds), 1))
+        for server in servers:
+            scenario.check(server.stop() == 0, "a server did not exit 0 on SIGTERM")
+    finally:
+        for server in started:
+            server.kill()
+        redis.stop()
     scenario.finish()
     return scenario
 
@@ -493,7 +574,7 @@ def schemathesis_fuzz(workdir, _expectations, size):
     return scenario
 
 
-SCENARIOS = [concurrency, kill_loop, signal_loop, wipe_loop, disk_faults, overload, http_fuzz, property_tests,
+SCENARIOS = [concurrency, kill_loop, cluster_kill_loop, signal_loop, wipe_loop, disk_faults, overload, http_fuzz, property_tests,
              schemathesis_fuzz]
 FULL = {"clients": 32, "jobs": 1000, "rounds": 10, "bound": 100, "seconds": 5, "flood_jobs": 100,
         "fuzz": 5000, "examples": 2000, "schemathesis": 1000}
