@@ -56,10 +56,10 @@ $(VENV)/.installed-bench: requirements.txt requirements-bench.txt | $(BIN)/pytho
 run_server: install
 	$(BIN)/flask --app api_server run
 
-# Production: gunicorn (gunicorn.conf.py): one worker process with threads, or
-# one per core when LSS_REDIS_URL makes the workers share their jobs in Redis.
+# Production: waitress (app/production_server.py): one process with threads,
+# or one per core when LSS_REDIS_URL makes the workers share their jobs in Redis.
 serve: install
-	$(BIN)/gunicorn --config gunicorn.conf.py api_server:app
+	$(BIN)/python -m app.production_server
 
 run_tests: install_test browser redis_server
 	$(BIN)/python -m pytest unittests

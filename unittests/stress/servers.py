@@ -16,8 +16,9 @@ ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)
 GATED_SERVER = os.path.join(ROOT, "unittests", "stress", "gated_server.py")
 
 # How a server is started: `flask run` as the README says, the script
-# itself, or the script with every job held at a gate (see gated_server.py).
-LAUNCHERS = ("flask", "script", "gated")
+# itself, the script with every job held at a gate (see gated_server.py),
+# or the production server of `make serve` (app/production_server.py).
+LAUNCHERS = ("flask", "script", "gated", "production")
 
 
 def free_port():
@@ -74,6 +75,8 @@ class ServerProcess:
             command = [sys.executable, "-m", "flask", "--app", "api_server", "run", "--port", str(self.port)]
         elif self.launcher == "script":
             command = [sys.executable, "api_server.py"]
+        elif self.launcher == "production":
+            command = [sys.executable, "-m", "app.production_server"]
         else:
             environment["LSS_GATE"] = self.gate
             command = [sys.executable, GATED_SERVER]

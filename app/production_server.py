@@ -1,0 +1,197 @@
+"""`make serve`: the service on waitress, in one process or, with a shared job store, one per core.
+
+waitress reads each request whole, headers and body, on its I/O thread
+before a request thread sees it, so clients that send slowly or sit idle
+hold no thread: with hundreds of them connected, other clients are still
+answered at once. gunicorn's threads and granian's blocking threads are
+each held by a slow body until it has arrived (bench/README.md, "Slow and
+idle clients", has the measurement).
+
+The listening socket is bound here, once; with LSS_REDIS_URL, one worker
+process per core (LSS_WSGI_WORKERS) is started and every worker accepts on
+it. This process then only supervises: SIGTERM or SIGINT is passed on to
+every worker, each drains its own jobs (app.lifecycle), and the exit status
+is 0 when every worker's was; a worker that dies otherwise is replaced.
+The app is made in each worker, after the fork, so that its pool's threads
+live where the requests are served.
+
+    python -m app.production_server
+"""
+import ctypes
+import json
+import os
+import resource
+import signal
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+
+from waitress.channel import HTTPChannel
+from waitress.server import create_server
+from waitress.task import ErrorTask
+
+from app.config import load_config
+
+# Idle connections waitress keeps open, and for how long.
+CONNECTION_LIMIT = 4096
+IDLE_TIMEOUT_S = 60
+# waitress refuses headers past this by itself; the app refuses smaller
+# excesses first, with its own reasons (app/__init__.py).
+MAX_HEADER_BYTES = 256 * 1024
+METRICS_DIR = "PROMETHEUS_MULTIPROC_DIR"
+STOP_SIGNALS = {signal.SIGTERM, signal.SIGINT}
+# prctl(2): the signal a process gets when its parent ends.
+PR_SET_PDEATHSIG = 1
+
+
+class JsonErrorTask(ErrorTask):
+    """waitress's answer to a request it cannot parse, as JSON with a reason like every other error."""
+
+    def execute(self):
+        error = self.request.error
+        body = json.dumps({"status": "error", "reason": f"{error.reason}: {error.body}"}).encode()
+        self.status = f"{error.code} {error.reason}"
+        self.response_headers.extend([("Content-Type", "application/json"), ("Connection", "close")])
+        self.set_close_on_finish()
+        self.content_length = len(body)
+        self.write(body)
+
+
+class JsonErrorChannel(HTTPChannel):  # pylint: disable=too-many-ancestors
+    """A waitress connection whose parse errors are answered by JsonErrorTask."""
+
+    error_task_class = JsonErrorTask
+
+
+def settings(environ=None):
+    """(host, port, workers, threads) from the environment, as README's table says."""
+    environ = os.environ if environ is None else environ
+    config = load_config(environ=environ)
+    host = environ.get("FLASK_RUN_HOST", "127.0.0.1")
+    port = int(environ.get("FLASK_RUN_PORT", "5000"))
+    default_workers = (os.cpu_count() or 1) if config["REDIS_URL"] else 1
+    workers = int(environ.get("LSS_WSGI_WORKERS") or default_workers)
+    if workers < 1 or (workers > 1 and not config["REDIS_URL"]):
+        raise SystemExit("LSS_WSGI_WORKERS: more than one worker needs LSS_REDIS_URL "
+                         "(the file store belongs to one process), and at least one is needed")
+    threads = int(environ.get("LSS_WSGI_THREADS", "8"))
+    return host, port, workers, threads
+
+
+def serve(listener, threads, max_body_bytes):
+    """Serve the app on `listener` in this process until a signal ends it."""
+    # Imported here: the app (its pool's threads) is made in the worker.
+    import api_server  # pylint: disable=import-outside-toplevel
+    # A worker starts with these signals held (see supervise); one that came
+    # while the app was being made is delivered now, to app.lifecycle's handlers.
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, STOP_SIGNALS)
+    server = create_server(api_server.app, sockets=[listener], threads=threads,
+                           connection_limit=CONNECTION_LIMIT, channel_timeout=IDLE_TIMEOUT_S,
+                           max_request_header_size=MAX_HEADER_BYTES,
+                           max_request_body_size=max_body_bytes, ident="le-stats-sportif",
+                           clear_untrusted_proxy_headers=True,
+                           # select() stops at descriptor 1024; poll() has no such bound.
+                           asyncore_use_poll=True)
+    server.channel_class = JsonErrorChannel
+    server.run()
+
+
+def supervise(listener, workers):
+    """Run `workers` workers on `listener`, replace those that die, pass signals on; the exit status."""
+    children = {}
+    stopping = []
+
+    def start_worker():
+        # A fresh interpreter, not a fork: it imports prometheus_client after
+        # METRICS_DIR is set, and inherits no thread of this process.
+        # Its own process group: a Ctrl-C in the terminal reaches this process
+        # alone, which passes it on once (a second signal would cut a drain short).
+        # It starts with SIGTERM and SIGINT held, so that one passed on while it
+        # is still starting waits for its handlers rather than killing it.
+        worker = subprocess.Popen(  # pylint: disable=consider-using-with
+            [sys.executable, "-m", "app.production_server", "--worker", str(listener.fileno())],
+            pass_fds=[listener.fileno()], process_group=0,
+            preexec_fn=lambda: signal.pthread_sigmask(signal.SIG_BLOCK, STOP_SIGNALS))
+        children[worker.pid] = worker
+
+    def pass_on(signum, _frame):
+        stopping.append(signum)
+        for worker in children.values():
+            worker.send_signal(signum)
+
+    for signum in STOP_SIGNALS:
+        signal.signal(signum, pass_on)
+    for _ in range(workers):
+        start_worker()
+    failed = False
+    while children:
+        try:
+            pid, status = os.wait()
+        except ChildProcessError:
+            break
+        if children.pop(pid, None) is None:
+            continue
+        _forget_metrics(pid)
+        code = os.waitstatus_to_exitcode(status)
+        if stopping:
+            failed = failed or code != 0
+        else:
+            print(f"worker {pid} ended with {code}; starting another", file=sys.stderr, flush=True)
+            start_worker()
+    return 1 if failed else 0
+
+
+def _forget_metrics(pid):
+    if os.environ.get(METRICS_DIR):
+        from prometheus_client import multiprocess  # pylint: disable=import-outside-toplevel
+        multiprocess.mark_process_dead(pid)
+
+
+def _stop_with_parent():
+    """Have the kernel send SIGTERM (a drain) to this worker if its supervisor dies, even by kill -9."""
+    libc = ctypes.CDLL(None, use_errno=True)
+    libc.prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
+    if os.getppid() == 1:
+        # The supervisor died before the request was made.
+        os.kill(os.getpid(), signal.SIGTERM)
+
+
+def _max_body_bytes():
+    config = load_config()
+    return max(config["MAX_UPLOAD_BYTES"], config["MAX_CONTENT_LENGTH"]) + 1024 * 1024
+
+
+def main(arguments):
+    """Bind, then serve in this process or supervise the workers; a worker serves on the socket it is given."""
+    _, _, workers, threads = settings()
+    if arguments[:1] == ["--worker"]:
+        _stop_with_parent()
+        listener = socket.socket(fileno=int(arguments[1]))
+        serve(listener, threads, _max_body_bytes())
+        return 0
+    host, port = settings()[:2]
+    # Each idle connection is a descriptor: allow as many as the system lets us.
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft < hard or hard == resource.RLIM_INFINITY:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (65536 if hard == resource.RLIM_INFINITY else hard, hard))
+    listener = socket.create_server((host, port), backlog=2048,
+                                    family=socket.AF_INET6 if ":" in host else socket.AF_INET)
+    print(f"serving on http://{host}:{port} with {workers} worker(s) of {threads} threads",
+          file=sys.stderr, flush=True)
+    if workers == 1:
+        serve(listener, threads, _max_body_bytes())
+        return 0
+    made = None
+    if not os.environ.get(METRICS_DIR):
+        made = os.environ[METRICS_DIR] = tempfile.mkdtemp(prefix="lss-metrics-")
+    try:
+        return supervise(listener, workers)
+    finally:
+        if made:
+            shutil.rmtree(made, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

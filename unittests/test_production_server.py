@@ -1,0 +1,107 @@
+"""`make serve` (app/production_server.py) against slow, idle and broken clients.
+
+A real server process is started as `make serve` starts it; the clients
+here speak raw HTTP over sockets, as a slow or hostile client would.
+"""
+import json
+import signal
+import socket
+import threading
+
+import pytest
+import requests
+
+from unittests.conftest import LOW
+from unittests.stress.servers import ServerProcess
+
+
+@pytest.fixture(name="server", scope="module")
+def fixture_server(tmp_path_factory):
+    """One production server for the module, stopped (and drained) at its end."""
+    process = ServerProcess(tmp_path_factory.mktemp("production"), launcher="production").start()
+    yield process
+    assert process.stop(signal.SIGTERM) == 0
+
+
+def _connect(server):
+    return socket.create_connection(("127.0.0.1", server.port), timeout=10)
+
+
+def _raw(server, data):
+    """Send raw bytes; the status code and the JSON body of the answer."""
+    with _connect(server) as connection:
+        connection.sendall(data)
+        answer = b""
+        while b"\r\n\r\n" not in answer or len(answer.split(b"\r\n\r\n", 1)[1]) < _length(answer):
+            chunk = connection.recv(65536)
+            if not chunk:
+                break
+            answer += chunk
+    head, _, body = answer.partition(b"\r\n\r\n")
+    assert b"content-type: application/json" in head.lower(), head
+    return int(head.split()[1]), json.loads(body)
+
+
+def _length(answer):
+    for line in answer.split(b"\r\n\r\n", 1)[0].split(b"\r\n"):
+        if line.lower().startswith(b"content-length:"):
+            return int(line.split(b":")[1])
+    return 0
+
+
+def test_clients_are_answered_while_hundreds_sit_idle_or_send_slowly(server):
+    idle = [_connect(server) for _ in range(300)]
+    slow, stop = [], threading.Event()
+    for _ in range(16):
+        connection = _connect(server)
+        connection.sendall(b"POST /api/states_mean HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+                           b"Content-Length: 1000\r\n\r\n{")
+        slow.append(connection)
+
+    def trickle():
+        while not stop.wait(0.5):
+            for connection in slow:
+                connection.sendall(b" ")
+
+    trickler = threading.Thread(target=trickle, daemon=True)
+    trickler.start()
+    try:
+        for _ in range(5):
+            # Blocked behind the slow ones, this would time out.
+            response = requests.post(f"{server.url}/api/global_mean", json={"question": LOW}, timeout=5)
+            assert response.status_code == 200, response.text
+    finally:
+        stop.set()
+        trickler.join()
+        for connection in idle + slow:
+            connection.close()
+
+
+@pytest.mark.parametrize("chunk", [b"zz", b"-5", b"5\r\nabcde"])
+def test_malformed_chunked_bodies_get_400_in_json(server, chunk):
+    status, body = _raw(server, b"POST /api/states_mean HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+                                b"Transfer-Encoding: chunked\r\n\r\n" + chunk + b"\r\nXX\r\n0\r\n\r\n")
+    assert 400 <= status < 500 and body["status"] == "error" and body["reason"]
+
+
+def test_a_huge_request_line_or_header_gets_a_4xx_in_json(server):
+    status, body = _raw(server, b"GET /" + b"a" * 300_000 + b" HTTP/1.1\r\nHost: x\r\n\r\n")
+    assert status == 431 and body["status"] == "error"
+    status, body = _raw(server, b"GET /api/num_jobs HTTP/1.1\r\nHost: x\r\nX-Big: " + b"b" * 300_000 + b"\r\n\r\n")
+    assert status == 431 and body["status"] == "error"
+
+
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT])
+def test_workers_on_redis_share_the_jobs_sum_their_metrics_and_drain_on_a_signal(tmp_path, redis_url, signum):
+    cluster = ServerProcess(tmp_path, launcher="production",
+                            environment={"LSS_REDIS_URL": redis_url, "LSS_WSGI_WORKERS": 2}).start()
+    try:
+        session = requests.Session()
+        ids = [session.post(f"{cluster.url}/api/global_mean", json={"question": LOW}, timeout=10).json()["job_id"]
+               for _ in range(20)]
+        assert ids == [f"job_id_{number}" for number in range(1, 21)]
+        metrics = requests.get(f"{cluster.url}/metrics", timeout=10).text
+        assert "lss_jobs_submitted_total 20.0" in metrics
+        assert cluster.stop(signum) == 0
+    finally:
+        cluster.kill()
