@@ -25,7 +25,9 @@ def drain_on_signals(app, timeout=None):
             logger.warning("%s again while draining: exiting now", name)
             os._exit(1)
         draining.set()
-        logger.info("%s: draining %d jobs, then exiting", name, service.store.running_count)
+        # The pool's own count: this process's jobs, and no call to a store
+        # that may be out of reach.
+        logger.info("%s: draining %d jobs, then exiting", name, service.pool.pending)
         finished = service.shutdown(wait=True, timeout=timeout)
         logger.info("drained (%s), exiting", "all jobs finished" if finished else "timed out")
         sys.exit(0 if finished else 1)

@@ -70,14 +70,23 @@ def settings(environ=None):
     environ = os.environ if environ is None else environ
     config = load_config(environ=environ)
     host = environ.get("FLASK_RUN_HOST", "127.0.0.1")
-    port = int(environ.get("FLASK_RUN_PORT", "5000"))
     default_workers = (os.cpu_count() or 1) if config["REDIS_URL"] else 1
-    workers = int(environ.get("LSS_WSGI_WORKERS") or default_workers)
-    if workers < 1 or (workers > 1 and not config["REDIS_URL"]):
+    workers = _count(environ, "LSS_WSGI_WORKERS", default_workers)
+    if workers > 1 and not config["REDIS_URL"]:
         raise SystemExit("LSS_WSGI_WORKERS: more than one worker needs LSS_REDIS_URL "
-                         "(the file store belongs to one process), and at least one is needed")
-    threads = int(environ.get("LSS_WSGI_THREADS", "8"))
-    return host, port, workers, threads
+                         "(the file store belongs to one process)")
+    return host, _count(environ, "FLASK_RUN_PORT", 5000), workers, _count(environ, "LSS_WSGI_THREADS", 8)
+
+
+def _count(environ, variable, default):
+    text = environ.get(variable, "").strip()
+    try:
+        value = int(text) if text else default
+    except ValueError:
+        raise SystemExit(f"{variable} must be a whole number, not {text!r}") from None
+    if value < 1:
+        raise SystemExit(f"{variable} must be at least 1, not {value}")
+    return value
 
 
 def serve(listener, threads, max_body_bytes):
