@@ -1,20 +1,25 @@
 """Serve one of the three servers of the benchmark on a WSGI server.
 
-`python -m bench.serve ours|ceiling|naive --port 5100 [--wsgi gunicorn|waitress]`
-gunicorn runs as `make serve` does (gunicorn.conf.py): one worker process
-with threads; waitress is there to measure the other choice.
+`python -m bench.serve ours|ceiling|naive --port 5100 [--wsgi gunicorn|waitress] [--workers N]`
+gunicorn runs gthread workers, our server with the settings and hooks of
+gunicorn.conf.py, the address, the worker processes (one unless told) and
+the threads given here; waitress is there to measure the other choice.
 Settings of our server come from the environment as usual (LSS_CSV_PATH,
-LSS_RESULTS_DIR, LSS_LOG_FILE, TP_NUM_OF_THREADS); the two comparison
-servers read the same variables, so all three answer from the same data.
+LSS_RESULTS_DIR, LSS_LOG_FILE, TP_NUM_OF_THREADS, LSS_REDIS_URL); the two
+comparison servers read the same variables, so all three answer from the
+same data.
 """
 import argparse
 import logging
+import os
 import sys
 
 from app.config import load_config
 from bench.breakdown import PARTS, switch_off
 
 WSGI_THREADS = 8
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+GUNICORN_CONF = os.path.join(ROOT, "gunicorn.conf.py")
 
 
 def build(kind, without=()):
@@ -36,27 +41,40 @@ def build(kind, without=()):
                             config["NUM_THREADS"])
 
 
-def serve_gunicorn(kind, port, threads, without=()):
-    """One gunicorn worker process with `threads` threads (the job store is per process).
+def serve_gunicorn(kind, port, threads, without=(),  # pylint: disable=too-many-positional-arguments
+                   workers=1, reuse_port=False):
+    """`workers` gunicorn worker processes with `threads` threads each.
 
-    The app is built in the worker, after the fork: threads started in the
-    parent would not exist in the child.
+    Our server takes the settings and hooks of gunicorn.conf.py (with
+    several workers, its metrics summed over them through a folder of their
+    own), which refuses several workers on the file store: its jobs belong
+    to one process. The app is built in each worker, after the fork: threads
+    started in the parent would not exist in the child. With `reuse_port`
+    each worker listens on a socket of its own (SO_REUSEPORT) and the kernel
+    spreads new connections over them; otherwise all workers accept from
+    the master's one socket, whichever wakes first.
     """
-    from gunicorn.app.base import BaseApplication  # pylint: disable=import-outside-toplevel
+    from gunicorn.app.base import Application  # pylint: disable=import-outside-toplevel
 
-    class OneWorker(BaseApplication):  # pylint: disable=abstract-method
+    if kind == "ours":
+        # gunicorn.conf.py reads it when loaded, to count the workers.
+        os.environ["LSS_WSGI_WORKERS"] = str(workers)
+
+    class Served(Application):  # pylint: disable=abstract-method
         """gunicorn with its settings given here rather than on its command line."""
 
         def load_config(self):
-            for name, value in {"bind": f"127.0.0.1:{port}", "workers": 1, "worker_class": "gthread",
-                                "threads": threads, "accesslog": None,
+            if kind == "ours":
+                self.load_config_from_file(GUNICORN_CONF)
+            for name, value in {"bind": f"127.0.0.1:{port}", "workers": workers, "worker_class": "gthread",
+                                "threads": threads, "accesslog": None, "reuse_port": reuse_port,
                                 "control_socket_disable": True}.items():
                 self.cfg.set(name, value)
 
         def load(self):
             return build(kind, without)
 
-    OneWorker().run()
+    Served().run()
 
 
 def main(argv=None):
@@ -66,12 +84,19 @@ def main(argv=None):
     parser.add_argument("--port", type=int, required=True)
     parser.add_argument("--wsgi", choices=("gunicorn", "waitress"), default="gunicorn")
     parser.add_argument("--threads", type=int, default=WSGI_THREADS, help="threads of the WSGI server")
+    parser.add_argument("--workers", type=int, default=1, help="gunicorn's worker processes")
+    parser.add_argument("--reuse-port", action="store_true",
+                        help="a listening socket per gunicorn worker (SO_REUSEPORT): the kernel spreads "
+                             "the connections")
     parser.add_argument("--without", choices=PARTS, action="append", default=[],
                         help="switch a part of our server off, to measure what it costs")
     options = parser.parse_args(argv)
     if options.wsgi == "gunicorn":
-        serve_gunicorn(options.kind, options.port, options.threads, options.without)
+        serve_gunicorn(options.kind, options.port, options.threads, options.without, options.workers,
+                       options.reuse_port)
     else:
+        if options.workers != 1 or options.reuse_port:
+            parser.error("waitress serves from one process: --workers and --reuse-port are for gunicorn")
         import waitress  # pylint: disable=import-outside-toplevel
         # Under a closed-loop load every burst would print a warning that
         # requests wait for a thread.

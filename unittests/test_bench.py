@@ -1,4 +1,5 @@
-"""The benchmark's own tools: the load generator counts and checks right, the synthetic data is sound."""
+"""The benchmark's own tools: the load generator counts and checks right, the synthetic data is sound,
+Redis's own counts give a job's round trips."""
 import csv
 import threading
 
@@ -9,6 +10,9 @@ from app import create_app
 from bench.ceiling_server import create_ceiling_app
 from bench.loadgen import LoadRun, build_mix
 from bench.naive_server import create_naive_app
+from bench.redis_probe import (RedisProcess, hot_path_round_trips, jobs_per_second, on_paper,
+                               parse_csv_output, script_calls)
+from bench.run_bench import PortPicker
 from bench.synth import write_synthetic
 from checker.reference import Reference
 from unittests.test_speed import CSV, LOW
@@ -101,3 +105,49 @@ def test_a_synthetic_data_set_repeats_the_rows_with_values_moved_a_little(tmp_pa
             assert abs(float(row[3]) - float(source[3])) <= (1.0 if copy else 0.0)
     assert Reference(target).questions() == Reference(csv_path).questions()
     assert Reference(target).states(LOW) == Reference(csv_path).states(LOW)
+
+
+@pytest.fixture(name="bench_redis")
+def fixture_bench_redis(tmp_path):
+    """The benchmark's own redis-server, fresh, on a free port."""
+    server = RedisProcess(str(tmp_path), PortPicker().pick()).start()
+    yield server
+    server.stop()
+
+
+def test_redis_counts_three_round_trips_for_each_job_of_the_load(tmp_path, serve, csv_path, bench_redis):
+    app = create_app({"CSV_PATH": str(csv_path), "RESULTS_DIR": str(tmp_path / "results"),
+                      "LOG_FILE": str(tmp_path / "webserver.log"), "DATASETS_DIR": str(tmp_path / "datasets"),
+                      "REDIS_URL": bench_redis.url(1), "NUM_THREADS": 2})
+    try:
+        url = serve(app)
+        mix, expected = build_mix(Reference(csv_path))
+        # The first job reads the shutdown epoch once: not part of any later job's path.
+        LoadRun(url, mix, expected, clients=1).run(60, max_jobs=1)
+        before = bench_redis.counters(settle=1)
+        result = LoadRun(url, mix, expected, clients=2).run(60, max_jobs=40)
+        after = bench_redis.counters(settle=1)
+    finally:
+        app.extensions["le_stats_sportif"].shutdown(wait=True, timeout=10)
+    assert result.errors == 0 and result.wrong == 0, result.samples
+    deltas = {name: value - before.get(name, 0) for name, value in after.items()}
+    calls = script_calls(deltas)
+    assert calls["CREATE"] == calls["FINISH"] >= result.jobs >= 40
+    assert calls["LOOKUP"] >= result.requests - calls["CREATE"]
+    assert hot_path_round_trips(deltas, bench_redis.handshake) == 3
+
+
+def test_the_paper_figures_run_the_stores_scripts(bench_redis):
+    rates, notes = on_paper(bench_redis, b'{"Ohio": 12.5}', requests=200, pipelines=(1,))
+    tests = {"SET", "GET", "INCR", "CREATE", "LOOKUP"} | ({"CREATE+FINISH"} if not notes else set())
+    assert set(rates) == {(test, 1) for test in tests}
+    assert all(rate > 0 for rate in rates.values())
+    assert 0 < jobs_per_second(rates, 1) < rates["LOOKUP", 1]
+
+
+def test_redis_benchmark_figures_are_read_whatever_the_command_holds():
+    text = ('"test","rps","avg_latency_ms","min_latency_ms","p50_latency_ms","p95_latency_ms",'
+            '"p99_latency_ms","max_latency_ms"\n'
+            '"SET","54054.05","0.581","0.144","0.575","0.855","1.015","3.551"\n'
+            '"EVALSHA abc 1 k {"q":"a, b"}","31000.00","0.6","0.1","0.5","0.8","1.0","4.8"\n')
+    assert parse_csv_output(text) == {"SET": 54054.05, 'EVALSHA abc 1 k {"q":"a, b"}': 31000.0}
