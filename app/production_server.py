@@ -7,9 +7,11 @@ answered at once. gunicorn's threads and granian's blocking threads are
 each held by a slow body until it has arrived (bench/README.md, "Slow and
 idle clients", has the measurement).
 
-The listening socket is bound here, once; with LSS_REDIS_URL, one worker
-process per core (LSS_WSGI_WORKERS) is started and every worker accepts on
-it. This process then only supervises: SIGTERM or SIGINT is passed on to
+With LSS_REDIS_URL, one worker process per core (LSS_WSGI_WORKERS) is
+started, each listening on the same address with a socket of its own
+(SO_REUSEPORT): the kernel then spreads new connections evenly over them,
+where one shared socket let one worker take most of a burst of keep-alive
+connections while the other idled (bench/README.md). This process then only supervises: SIGTERM or SIGINT is passed on to
 every worker, each drains its own jobs (app.lifecycle), and the exit status
 is 0 when every worker's was; a worker that dies otherwise is replaced.
 The app is made in each worker, after the fork, so that its pool's threads
@@ -107,8 +109,8 @@ def serve(listener, threads, max_body_bytes):
     server.run()
 
 
-def supervise(listener, workers):
-    """Run `workers` workers on `listener`, replace those that die, pass signals on; the exit status."""
+def supervise(workers):
+    """Run `workers` workers, replace those that die, pass signals on; the exit status."""
     children = {}
     stopping = []
 
@@ -120,8 +122,7 @@ def supervise(listener, workers):
         # It starts with SIGTERM and SIGINT held, so that one passed on while it
         # is still starting waits for its handlers rather than killing it.
         worker = subprocess.Popen(  # pylint: disable=consider-using-with
-            [sys.executable, "-m", "app.production_server", "--worker", str(listener.fileno())],
-            pass_fds=[listener.fileno()], process_group=0,
+            [sys.executable, "-m", "app.production_server", "--worker"], process_group=0,
             preexec_fn=lambda: signal.pthread_sigmask(signal.SIG_BLOCK, STOP_SIGNALS))
         children[worker.pid] = worker
 
@@ -172,31 +173,36 @@ def _max_body_bytes():
     return max(config["MAX_UPLOAD_BYTES"], config["MAX_CONTENT_LENGTH"]) + 1024 * 1024
 
 
+def _listen(host, port, shared=False):
+    return socket.create_server((host, port), backlog=2048, reuse_port=shared,
+                                family=socket.AF_INET6 if ":" in host else socket.AF_INET)
+
+
 def main(arguments):
-    """Bind, then serve in this process or supervise the workers; a worker serves on the socket it is given."""
-    _, _, workers, threads = settings()
-    if arguments[:1] == ["--worker"]:
-        _stop_with_parent()
-        listener = socket.socket(fileno=int(arguments[1]))
-        serve(listener, threads, _max_body_bytes())
-        return 0
-    host, port = settings()[:2]
+    """Serve in this process, or supervise the workers; a worker listens beside the others."""
+    host, port, workers, threads = settings()
     # Each idle connection is a descriptor: allow as many as the system lets us.
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     if soft < hard or hard == resource.RLIM_INFINITY:
         resource.setrlimit(resource.RLIMIT_NOFILE, (65536 if hard == resource.RLIM_INFINITY else hard, hard))
-    listener = socket.create_server((host, port), backlog=2048,
-                                    family=socket.AF_INET6 if ":" in host else socket.AF_INET)
+    if arguments[:1] == ["--worker"]:
+        _stop_with_parent()
+        serve(_listen(host, port, shared=True), threads, _max_body_bytes())
+        return 0
+    # Bound without SO_REUSEPORT first, so that an address in use is an error
+    # here rather than a port silently shared with another server.
+    listener = _listen(host, port)
     print(f"serving on http://{host}:{port} with {workers} worker(s) of {threads} threads",
           file=sys.stderr, flush=True)
     if workers == 1:
         serve(listener, threads, _max_body_bytes())
         return 0
+    listener.close()
     made = None
     if not os.environ.get(METRICS_DIR):
         made = os.environ[METRICS_DIR] = tempfile.mkdtemp(prefix="lss-metrics-")
     try:
-        return supervise(listener, workers)
+        return supervise(workers)
     finally:
         if made:
             shutil.rmtree(made, ignore_errors=True)

@@ -4,15 +4,18 @@ A real server process is started as `make serve` starts it; the clients
 here speak raw HTTP over sockets, as a slow or hostile client would.
 """
 import json
+import os
 import signal
 import socket
+import subprocess
+import sys
 import threading
 
 import pytest
 import requests
 
 from unittests.conftest import LOW
-from unittests.stress.servers import ServerProcess
+from unittests.stress.servers import ROOT, ServerProcess
 
 
 @pytest.fixture(name="server", scope="module")
@@ -105,3 +108,22 @@ def test_workers_on_redis_share_the_jobs_sum_their_metrics_and_drain_on_a_signal
         assert cluster.stop(signum) == 0
     finally:
         cluster.kill()
+
+
+def test_a_second_server_on_a_port_in_use_stops_rather_than_sharing_it(tmp_path, redis_url):
+    environment = {"LSS_REDIS_URL": redis_url, "LSS_WSGI_WORKERS": 2}
+    (tmp_path / "first").mkdir()
+    first = ServerProcess(tmp_path / "first", launcher="production", environment=environment).start()
+    try:
+        (tmp_path / "second").mkdir()
+        second = subprocess.run([sys.executable, "-m", "app.production_server"], cwd=ROOT, timeout=60,
+                                env=dict(os.environ, LSS_REDIS_URL=redis_url, LSS_WSGI_WORKERS="2",
+                                         FLASK_RUN_PORT=str(first.port),
+                                         LSS_RESULTS_DIR=str(tmp_path / "second"),
+                                         LSS_LOG_FILE=str(tmp_path / "second" / "log"),
+                                         LSS_DATASETS_DIR=str(tmp_path / "second")),
+                                capture_output=True, text=True, check=False)
+        assert second.returncode != 0 and "Address already in use" in second.stderr
+        assert requests.get(f"{first.url}/livez", timeout=10).status_code == 200
+    finally:
+        first.stop()
