@@ -7,6 +7,7 @@ from app.dashboard import pages
 from app.dataset_folder import DatasetFolder
 from app.dataset_routes import datasets_api
 from app.datasets import DatasetCatalog
+from app.guard import check_guard_settings, guard_requests
 from app.health import health
 from app.jobs import JobService
 from app.logs import log_requests, make_logger
@@ -26,6 +27,7 @@ def create_app(config=None):
     """
     app = Flask(__name__)
     app.config.update(load_config(config))
+    check_guard_settings(app.config)
     app.json.sort_keys = False
     # Werkzeug answers a path with "//" by a redirect with an HTML body;
     # a JSON API answers it 404 like any other unknown path.
@@ -49,6 +51,8 @@ def create_app(config=None):
     app.register_blueprint(pages)
     log_requests(app, logger)
     time_requests(app, metrics)
+    # After the log and the clock, so that refused requests are logged and timed too.
+    guard_requests(app)
     _answer_errors_in_json(app, logger)
     logger.info("started: %d threads, data %s, jobs in %s", pool.num_threads, app.config["CSV_PATH"],
                 f"Redis ({store.process_id} of the cluster)" if store.shared else app.config["RESULTS_DIR"])

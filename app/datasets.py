@@ -1,10 +1,16 @@
-"""The data sets jobs can be run against, by id: the bundled file and the uploads."""
+"""The data sets jobs can be run against, by id: the bundled file and the uploads.
+
+The bundled file is loaded at start. An upload is loaded in a process on its
+first use there; until then it is listed from the summary written beside it
+(or, with the Redis store, kept in Redis), so a start parses no upload.
+"""
 import os
 import threading
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
-from app.data_ingestor import DataError, DataIngestor
-from app.dataset_folder import DATASET_ID
+from app.data_ingestor import AnswerCache, DataError, DataIngestor, UploadLimits, text_problem
+from app.dataset_folder import DATASET_ID, Quota
+from app.stores.base import StoreUnavailable
 
 DEFAULT_DATASET = "default"
 NAME_LIMIT = 120
@@ -14,9 +20,37 @@ class UnknownDataset(LookupError):
     """No data set has that id."""
 
 
+class DatasetUnusable(Exception):
+    """A data set is kept but cannot be loaded.
+
+    `status` is 400 for a file that cannot serve, 503 for a disk that fails now.
+    """
+
+    def __init__(self, reason, status):
+        super().__init__(reason)
+        self.status = status
+
+
+@dataclass(frozen=True)
+class DatasetSettings:
+    """The settings of app.config the data sets follow."""
+
+    limits: UploadLimits = field(default_factory=UploadLimits)
+    quota: Quota = field(default_factory=lambda: Quota(100, 1024 * 1024 * 1024))
+    max_answer_bytes: int = 4 * 1024 * 1024
+    answer_cache_bytes: int = 64 * 1024 * 1024
+
+    @classmethod
+    def from_config(cls, config):
+        """The settings of an app's config."""
+        return cls(UploadLimits.from_config(config),
+                   Quota(config["MAX_DATASETS"], config["MAX_DATASETS_BYTES"]),
+                   config["MAX_ANSWER_BYTES"], config["ANSWER_CACHE_BYTES"])
+
+
 @dataclass(frozen=True)
 class Dataset:
-    """A data set the catalog serves."""
+    """A data set loaded in this process."""
 
     dataset_id: str
     name: str
@@ -37,73 +71,190 @@ def display_name(filename):
 class DatasetCatalog:
     """The bundled data set and, when a DatasetFolder is given, the uploads kept in it.
 
-    Data sets are never changed or removed once added, so a job finds the
-    same rows when it runs as when it was accepted. With a folder shared
-    through a store (app.stores.redis_datasets), the uploads of other
-    processes are listed too, and loaded here on first use.
+    An upload is never changed once added, so a job finds the same rows when
+    it runs as when it was accepted, unless the data set is deleted in
+    between: then the job fails, saying so. Every use of a loaded upload first
+    asks the folder whether it is still kept, which is how a process learns
+    that another one deleted it.
     """
 
     def __init__(self, csv_path, folder=None, logger=None):
-        self._datasets = {DEFAULT_DATASET: Dataset(DEFAULT_DATASET, os.path.basename(csv_path),
-                                                   DataIngestor(csv_path))}
+        self.settings = DatasetSettings()
+        # One cache for the answers of every data set, so that their memory has one bound.
+        self.answers = AnswerCache(self.settings.answer_cache_bytes)
+        self._bundled = Dataset(DEFAULT_DATASET, os.path.basename(csv_path),
+                                DataIngestor(csv_path, answers=self.answers,
+                                             max_answer_bytes=self.settings.max_answer_bytes))
         self._folder = folder
-        # Guards adding to _datasets; readers of the dict need no lock.
+        self._logger = logger
+        # The uploads loaded in this process; readers of the dict need no lock.
+        self._loaded = {}
+        # id -> why a kept data set cannot be loaded, so that a broken file is parsed once.
+        self._unusable = {}
+        # Orders keeping and removing: the quota is checked and used in one step.
         self._lock = threading.Lock()
-        for dataset_id, name, path in folder.stored() if folder else ():
+        # One load at a time, so that a data set asked for by many requests at once is parsed once.
+        self._loading = threading.Lock()
+
+    def open(self, settings):
+        """Follow `settings`, and tidy the folder.
+
+        What interrupted uploads left is removed. Data sets kept by an older
+        version, whose about-file holds no summary, are parsed once here and
+        summarised, so that no later start parses them.
+        """
+        self.settings = settings
+        self.answers.budget = settings.answer_cache_bytes
+        self._bundled.ingestor.max_answer_bytes = settings.max_answer_bytes
+        if not self._folder:
+            return
+        removed = self._folder.sweep()
+        if removed and self._logger:
+            self._logger.info("removed %d files left by interrupted uploads: %s",
+                              len(removed), ", ".join(removed))
+        for dataset_id, name, path in self._folder.unsummarised():
             try:
-                self._datasets[dataset_id] = Dataset(dataset_id, name, DataIngestor(path))
+                self._folder.summarise(dataset_id, Dataset(dataset_id, name, self._ingestor(path)).describe())
             except (DataError, OSError) as error:
                 # One damaged file in the folder must not keep the service from starting.
-                if logger:
-                    logger.warning("data set %s not loaded: %s", dataset_id, error)
+                self._log("warning", "data set %s not loaded: %s", dataset_id, error)
 
     def get(self, dataset_id=DEFAULT_DATASET):
-        """The DataIngestor of a data set; raises UnknownDataset."""
-        dataset = self._datasets.get(dataset_id)
+        """The DataIngestor of a data set.
+
+        Raises UnknownDataset, DatasetUnusable, or StoreUnavailable when the
+        Redis the data sets are kept in cannot be reached.
+        """
+        if dataset_id == DEFAULT_DATASET:
+            return self._bundled.ingestor
+        if not (self._folder and isinstance(dataset_id, str) and DATASET_ID.fullmatch(dataset_id)):
+            raise UnknownDataset(f"no data set has the id {dataset_id!r}")
+        dataset = self._loaded.get(dataset_id)
         if dataset is None:
-            dataset = self._fetch(dataset_id)
-        return dataset.ingestor
+            return self._load(dataset_id).ingestor
+        if self._still_kept(dataset_id) or not self._drop_if_gone(dataset_id):
+            return dataset.ingestor
+        raise UnknownDataset(f"the data set {dataset_id} was deleted")
 
     def describe(self):
         """Every data set, the bundled one first, then the uploads oldest first."""
-        described = {dataset_id: dataset.describe() for dataset_id, dataset in list(self._datasets.items())}
-        for dataset_id, about in (self._folder.described() if self._folder else {}).items():
-            described.setdefault(dataset_id, about)
-        return list(described.values())
-
-    def _fetch(self, dataset_id):
-        """Load a data set another process received; raises UnknownDataset."""
-        fetched = (self._folder.fetch(dataset_id) if self._folder and isinstance(dataset_id, str)
-                   and DATASET_ID.fullmatch(dataset_id) else None)
-        if fetched is None:
-            raise UnknownDataset(f"no data set has the id {dataset_id!r}")
-        with self._lock:
-            if dataset_id not in self._datasets:
-                name, path = fetched
-                self._datasets[dataset_id] = Dataset(dataset_id, name, DataIngestor(path))
-            return self._datasets[dataset_id]
+        uploads = self._folder.described() if self._folder else {}
+        # A listing is a look at what is kept, as good as a use for letting go
+        # of the data sets another process deleted.
+        for dataset_id in set(self._loaded) - set(uploads):
+            self._drop_if_gone(dataset_id)
+        return [self._bundled.describe(), *uploads.values()]
 
     def add(self, stream, filename):
-        """Check and keep an uploaded CSV; return (its Dataset, whether it is new).
+        """Check and keep an uploaded CSV; return (what GET /api/datasets says of it, whether it is new).
 
-        Raises DataError when the file cannot serve as a data set, and
-        OSError when it cannot be stored; nothing is kept then.
+        Raises DataError when the file cannot serve as a data set,
+        QuotaExceeded when it would pass the quota, and OSError when it cannot
+        be stored (StoreUnavailable when Redis cannot be reached); nothing is
+        kept then.
         """
-        temporary, dataset_id, size = self._folder.receive(stream)
+        received = self._folder.receive(stream)
         try:
-            if dataset_id in self._datasets:
-                return self._datasets[dataset_id], False
-            if not size:
+            kept = self._folder.description(received.dataset_id)
+            if kept is not None:
+                return kept, False
+            if not received.size:
                 raise DataError("the file is empty")
-            ingestor = DataIngestor(temporary)
+            problem = text_problem(received.head, received.has_nul)
+            if problem:
+                raise DataError(problem)
+            # Before parsing, so that a full store costs no parse; checked again when kept.
+            self._folder.check_room(received.size, self.settings.quota, replacing=received.dataset_id)
+            ingestor = self._ingestor(received.path)
             if not ingestor.questions:
                 raise DataError("no row has a Question, a LocationDesc and a numeric Data_Value")
-            dataset = Dataset(dataset_id, display_name(filename), ingestor)
+            dataset = Dataset(received.dataset_id, display_name(filename), ingestor)
+            description = dataset.describe()
             with self._lock:
-                if dataset_id in self._datasets:
-                    return self._datasets[dataset_id], False
-                self._folder.keep(temporary, dataset_id, dataset.name, dataset.describe())
-                self._datasets[dataset_id] = dataset
-            return dataset, True
+                if not self._folder.keep(received, dataset.dataset_id, description, self.settings.quota):
+                    return self._folder.description(dataset.dataset_id) or description, False
+                self._loaded[dataset.dataset_id] = dataset
+                self._unusable.pop(dataset.dataset_id, None)
+            return description, True
         finally:
-            self._folder.discard(temporary)
+            self._folder.discard(received.path)
+
+    def delete(self, dataset_id):
+        """Remove an upload; return {"id", "name"} of it.
+
+        Raises UnknownDataset, OSError when its files cannot be removed
+        (StoreUnavailable when Redis cannot be reached).
+        """
+        if not (self._folder and isinstance(dataset_id, str) and DATASET_ID.fullmatch(dataset_id)):
+            raise UnknownDataset(f"no data set has the id {dataset_id!r}")
+        with self._lock:
+            removed = self._folder.remove(dataset_id)
+            self._unload(dataset_id)
+        if removed is None:
+            raise UnknownDataset(f"no data set has the id {dataset_id!r}")
+        return removed
+
+    def _load(self, dataset_id):
+        with self._loading:
+            dataset = self._loaded.get(dataset_id)
+            if dataset is not None:
+                return dataset
+            fetched = self._folder.fetch(dataset_id)
+            if fetched is None:
+                raise UnknownDataset(f"no data set has the id {dataset_id!r}")
+            if dataset_id in self._unusable:
+                raise DatasetUnusable(self._unusable[dataset_id], 400)
+            name, path = fetched
+            try:
+                ingestor = self._ingestor(path)
+            except FileNotFoundError:
+                raise UnknownDataset(f"the data set {dataset_id} was deleted") from None
+            except OSError as error:
+                self._log("error", "data set %s not loaded: %s", dataset_id, error)
+                raise DatasetUnusable(f"the data set {dataset_id} cannot be read now: {error.strerror}",
+                                      503) from None
+            except DataError as error:
+                reason = f"the data set {dataset_id} cannot be used: {error}"
+                self._log("warning", "data set %s not loaded: %s", dataset_id, error)
+                self._unusable[dataset_id] = reason
+                raise DatasetUnusable(reason, 400) from None
+            dataset = self._loaded[dataset_id] = Dataset(dataset_id, name, ingestor)
+            return dataset
+
+    def _still_kept(self, dataset_id):
+        try:
+            return self._folder.holds(dataset_id)
+        except StoreUnavailable:
+            # Loaded, and kept at the last look: serve it rather than fail
+            # while Redis is away; a deletion is seen once it is back.
+            return True
+
+    def _drop_if_gone(self, dataset_id):
+        """Unload a data set if it is no longer kept; whether it was.
+
+        Asked again under the lock that keeping takes, so that a data set
+        uploaded again in between is not unloaded, nor its files removed.
+        """
+        with self._lock:
+            if self._still_kept(dataset_id):
+                return False
+            self._unload(dataset_id)
+            return True
+
+    def _unload(self, dataset_id):
+        """Forget a data set that is no longer kept: its copy here, its answers, its ingestor."""
+        dataset = self._loaded.pop(dataset_id, None)
+        self._unusable.pop(dataset_id, None)
+        if dataset is not None:
+            self.answers.forget(dataset.ingestor.cache_owner)
+        try:
+            self._folder.forget(dataset_id)
+        except OSError as error:
+            self._log("warning", "the copy of deleted data set %s stays: %s", dataset_id, error)
+
+    def _ingestor(self, path):
+        return DataIngestor(path, self.settings.limits, self.answers, self.settings.max_answer_bytes)
+
+    def _log(self, level, message, *args):
+        if self._logger:
+            getattr(self._logger, level)(message, *args)

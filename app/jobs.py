@@ -10,11 +10,16 @@ import collections
 import threading
 
 from app.cluster import ClusterMonitor
-from app.data_ingestor import STATISTICS
-from app.datasets import DEFAULT_DATASET
+from app.data_ingestor import STATISTICS, AnswerTooLarge
+from app.datasets import DEFAULT_DATASET, DatasetUnusable, UnknownDataset
+from app.housekeeping import Housekeeper
 from app.job_listing import JobListing
 from app.stores.base import IntakeClosed, StorageError, StoreUnavailable
 from app.task_runner import PoolShutDown, WorkItem
+
+
+class JobFailed(Exception):
+    """A job cannot give its answer, for a reason a client can read as it is."""
 
 
 def make_spec(statistic, question, state=None, dataset=None):
@@ -50,6 +55,8 @@ class JobService:  # pylint: disable=too-many-instance-attributes
         self._monitor = ClusterMonitor(self, store.beat_interval_s, logger) if store.shared else None
         if self._monitor:
             self._monitor.start()
+        self._housekeeper = Housekeeper(store, logger)
+        self._housekeeper.start()
 
     def submit(self, spec):
         """Accept a job and return its id.
@@ -117,6 +124,7 @@ class JobService:  # pylint: disable=too-many-instance-attributes
         if wait and finished:
             if self._monitor:
                 self._monitor.stop()
+            self._housekeeper.stop()
             self.record_unrecorded()
             self.store.close()
         return finished
@@ -140,8 +148,18 @@ class JobService:  # pylint: disable=too-many-instance-attributes
         self._in_pool.add(job_id)
 
         def compute():
-            ingestor = self.catalog.get(spec.get("dataset", DEFAULT_DATASET))
-            return ingestor.encoded(spec["statistic"], spec["question"], spec.get("state"))
+            dataset = spec.get("dataset", DEFAULT_DATASET)
+            try:
+                ingestor = self.catalog.get(dataset)
+            except UnknownDataset:
+                # It was there when the job was accepted.
+                raise JobFailed(f"the data set {dataset} was deleted before the job ran") from None
+            except DatasetUnusable as error:
+                raise JobFailed(str(error)) from None
+            try:
+                return ingestor.encoded(spec["statistic"], spec["question"], spec.get("state"))
+            except AnswerTooLarge as error:
+                raise JobFailed(str(error)) from None
 
         def record(encoded, error):
             self.metrics.waiting.dec()
@@ -165,7 +183,7 @@ class JobService:  # pylint: disable=too-many-instance-attributes
                     error = storing_error
             self.logger.error("job_id_%d failed: %s", job_id, error)
             self.metrics.failed.inc()
-            reason = (str(error) if isinstance(error, StorageError)
+            reason = (str(error) if isinstance(error, (StorageError, JobFailed))
                       else f"the statistic could not be computed: {error!r}")
             try:
                 self.store.fail(job_id, reason)

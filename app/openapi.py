@@ -7,6 +7,7 @@ real answers against its schemas.
 from flask import Blueprint, jsonify
 
 from app.data_ingestor import STATISTICS
+from app.guard import SAFE_METHODS, changes_something, needs_token
 
 api_description = Blueprint("api_description", __name__)
 
@@ -38,6 +39,11 @@ NUMBER_MAP = {"type": "object", "additionalProperties": {"type": "number"}}
 DATASET_FIELD = {"type": "string", "nullable": True,
                  "description": 'A data set id of GET /api/datasets; the bundled data ("default") '
                                 'when null or left out.'}
+
+
+# One {"job_id_N": status} of GET /api/jobs.
+JOB_ENTRY = {"type": "object", "minProperties": 1, "maxProperties": 1,
+             "additionalProperties": {"type": "string", "enum": ["running", "done", "error"]}}
 
 
 def _start_request(takes_state):
@@ -103,9 +109,19 @@ SCHEMAS = {
     "JobResult": {"oneOf": [_ref("JobRunning"), _ref("JobDone"), _ref("Error")]},
     "JobStatus": {"type": "object", "required": ["status"], "additionalProperties": False,
                   "properties": {"status": {"type": "string", "enum": ["running", "done", "error"]}}},
-    "JobList": _listing({"type": "object", "minProperties": 1, "maxProperties": 1,
-                         "additionalProperties": {"type": "string", "enum": ["running", "done", "error"]}},
-                        "One {job_id: status} object per job, oldest first."),
+    "JobList": {
+        **_listing(JOB_ENTRY, "One {job_id: status} object per job kept, oldest first; expired jobs are "
+                              "left out. With since, before or limit, a page of them, with total and next."),
+        "properties": {
+            "status": {"type": "string", "enum": ["done"]},
+            "data": {"type": "array", "items": JOB_ENTRY},
+            "total": {"type": "integer", "minimum": 0,
+                      "description": "A page only: how many jobs the whole list holds."},
+            "next": {"type": "string", "pattern": "^job_id_[1-9][0-9]*$",
+                     "description": "A page with limit, when older jobs are kept: the before of the "
+                                    "page of older jobs."},
+        },
+    },
     "NumJobs": {"type": "object", "required": ["num_jobs"], "additionalProperties": False,
                 "properties": {"num_jobs": {"type": "integer", "minimum": 0}}},
     "ShutdownProgress": {"type": "object", "required": ["status"], "additionalProperties": False,
@@ -138,6 +154,12 @@ SCHEMAS = {
     "DatasetStored": {"type": "object", "required": ["status", "data"],
                       "properties": {"status": {"type": "string", "enum": ["done"]},
                                      "data": _ref("Dataset")}},
+    "DatasetDeleted": {"type": "object", "required": ["status", "data"],
+                       "properties": {"status": {"type": "string", "enum": ["done"]},
+                                      "data": {"type": "object", "required": ["id", "name"],
+                                               "additionalProperties": False,
+                                               "properties": {"id": {"type": "string"},
+                                                              "name": {"type": "string"}}}}},
     "Upload": {"type": "object", "required": ["file"],
                "properties": {"file": {"type": "string", "format": "binary",
                                        "description": (
@@ -177,13 +199,46 @@ REFUSED_WORK = {
                                 "description": "Seconds to wait; sent when the queue is full."}},
 }
 NO_JOB = _error("No such job.", "Invalid job_id")
-RESULT_GONE = _error("The job finished but its result file was removed.",
-                     "the result of job_id_1 was removed from the results folder")
+EXPIRED_OR_GONE = _error("The job settled longer ago than the server keeps jobs (LSS_RESULT_TTL_S, a week "
+                         'by default): reason "expired"; or it finished and its result was removed '
+                         "from the results folder. Its id is never handed out again.", "expired")
+LISTING_PARAMETERS = [
+    {"name": "since", "in": "query", "required": False,
+     "schema": {"type": "string", "pattern": "^(job_id_)?(0|[1-9][0-9]{0,18})$"},
+     "description": "Only the jobs with a larger id (job_id_N or N; 0 for every job).",
+     "example": "job_id_40"},
+    {"name": "before", "in": "query", "required": False,
+     "schema": {"type": "string", "pattern": "^(job_id_)?[1-9][0-9]{0,18}$"},
+     "description": "Only the jobs with a smaller id: the next of the previous page.",
+     "example": "job_id_90"},
+    {"name": "limit", "in": "query", "required": False,
+     "schema": {"type": "integer", "minimum": 1, "maximum": 1000},
+     "description": "At most this many jobs, the newest of those selected (still listed oldest first).",
+     "example": 30},
+]
 RESULT_UNREADABLE = _error("The job finished but the disk refuses to give its result now, or the job store "
                            "(Redis) cannot be reached; try again later.",
                            "the result of job_id_1 cannot be read now: Permission denied")
 STORE_UNAVAILABLE = _error("With the Redis job store: Redis cannot be reached now; try again later.",
                            "the job store (Redis) cannot be reached: Connection refused")
+# The answers of app.guard, which runs before every route (see _guarded).
+CROSS_SITE = _error("A browser marked the request as sent by a page of another site (Sec-Fetch-Site "
+                    "cross-site or same-site, or an Origin that is not this server's); nothing was done. "
+                    "Clients that are not browsers send neither header.",
+                    "the request comes from a page of 'http://example.com', not of this server; only "
+                    "this server's own pages may change anything here")
+NO_TOKEN = {
+    **_error("LSS_ADMIN_TOKEN is set and the request lacks Authorization: Bearer with it; nothing was done.",
+             "this operation is the operator's: send the header Authorization: Bearer <LSS_ADMIN_TOKEN>"),
+    "headers": {"WWW-Authenticate": {"schema": {"type": "string"}, "description": "Bearer."}},
+}
+RATE_LIMITED = {
+    **_error("LSS_RATE_LIMIT is set and this client address sent more requests that start jobs or change "
+             "data than it allows; nothing was done.",
+             "too many requests from 127.0.0.1: at most 100 per 1 second that start jobs or change data; "
+             "try again in 1 s"),
+    "headers": {"Retry-After": {"schema": {"type": "integer"}, "description": "Seconds to wait."}},
+}
 BAD_DATASET = _error("The dataset parameter names no data set.",
                      'unknown data set "abc"; GET /api/datasets lists them')
 
@@ -236,15 +291,24 @@ def _paths():
     result_example = {"status": "done", "data": {"Ohio": 30.1}}
     paths["/api/get_results/{job_id}"] = _job_operation(
         "get_results", "A job's status and, once done, its answer", "JobResult", result_example,
-        {"410": RESULT_GONE, "503": RESULT_UNREADABLE})
+        {"410": EXPIRED_OR_GONE, "503": RESULT_UNREADABLE})
     paths["/api/results/{job_id}"] = _job_operation(
         "results", "The same as /api/get_results/{job_id}", "JobResult", result_example,
-        {"410": RESULT_GONE, "503": RESULT_UNREADABLE})
+        {"410": EXPIRED_OR_GONE, "503": RESULT_UNREADABLE})
     paths["/api/status/{job_id}"] = _job_operation(
-        "status", "A job's status alone", "JobStatus", {"status": "running"})
-    paths["/api/jobs"] = _read("Jobs", "jobs", "Every job and its status, oldest first", "JobList",
+        "status", "A job's status alone", "JobStatus", {"status": "running"}, {"410": EXPIRED_OR_GONE})
+    paths["/api/jobs"] = _read("Jobs", "jobs", "Every job kept and its status, oldest first", "JobList",
                                {"status": "done", "data": [{"job_id_1": "done"}, {"job_id_2": "running"}]},
-                               errors={"503": STORE_UNAVAILABLE})
+                               parameters=LISTING_PARAMETERS,
+                               errors={"400": _error("since, before or limit is not as described.",
+                                                     '"limit" must be a whole number from 1 to 1000'),
+                                       "503": STORE_UNAVAILABLE})
+    paths["/api/jobs"]["get"]["description"] = (
+        "Without parameters, every job kept, as the course contract has it. With since, before or limit, "
+        "a page of them in the same order, plus total (the jobs the whole list holds) and next: "
+        "limit=30 gives the 30 newest jobs, limit=30&before=<next> the 30 before them, and since=<id> "
+        "the jobs after a known one. A page reads only the jobs it lists, so a dashboard polling it "
+        "costs the same whatever the number of jobs kept.")
     paths["/api/num_jobs"] = _read("Jobs", "num_jobs", "How many accepted jobs are not finished",
                                    "NumJobs", {"num_jobs": 0}, errors={"503": STORE_UNAVAILABLE})
     paths["/api/graceful_shutdown"] = _read(
@@ -269,7 +333,10 @@ def _paths():
             "tags": ["Data"], "operationId": "upload_dataset", "summary": "Upload a CSV file as a data set",
             "description": "The file is checked, kept under an id made from its content (the same file "
                            "twice is one data set) and kept across restarts. Name it in a statistics "
-                           'request as "dataset".',
+                           'request as "dataset". A file must be a text CSV in UTF-8 and hold at most '
+                           "1,000 distinct questions, 10,000 locations, 10,000 (category, segment) pairs "
+                           "and 1,000 characters in a text field (the server's defaults); the data sets "
+                           "kept are at most 100, of 1 GiB together (the defaults).",
             "requestBody": {"required": True, "content": {"multipart/form-data": {"schema": _ref("Upload")}}},
             "responses": {
                 "201": _json(_ref("DatasetStored"), "Stored as a new data set.", {
@@ -277,17 +344,41 @@ def _paths():
                     "data": {"id": "3f2a9c1b7d4e", "name": "mine.csv", "rows": 120,
                              "questions": [QUESTION]}}),
                 "200": _json(_ref("DatasetStored"), "The same file was uploaded before; its data set."),
-                "400": _error("The file cannot serve as a data set, or there is no file field.",
+                "400": _error("The file cannot serve as a data set (not a text CSV, a column missing, "
+                              "over a limit of what one file may hold), or there is no file field.",
                               "the file cannot be used as a data set: missing column(s): Data_Value"),
                 "413": _error("The upload is larger than max_upload_bytes of GET /api/datasets.",
                               "the upload is larger than the limit of 67108864 bytes"),
                 "415": _error("The body is not multipart/form-data.",
                               'send the CSV file as multipart/form-data in a field named "file"'),
-                "503": _error("The file could not be stored.",
+                "503": _error("Shutting down (after GET /api/graceful_shutdown), or the file could "
+                              "not be stored.",
                               "the data set could not be stored; try again later"),
+                "507": _error("The data sets kept are at their quota, in number or in bytes; nothing was "
+                              "kept. Deleting a data set frees room.",
+                              "the data set is not kept: 100 data sets are kept, and at most 100 may be; "
+                              "DELETE /api/datasets/<id> frees room"),
             },
         },
     }
+    paths["/api/datasets/{dataset_id}"] = {"delete": {
+        "tags": ["Data"], "operationId": "delete_dataset", "summary": "Delete an uploaded data set",
+        "description": "Removes the data set's files (and, with the Redis store, its copy there); every "
+                       "process stops serving it at its next use. Jobs accepted against it that have not "
+                       "run yet fail with a reason saying it was deleted.",
+        "parameters": [{"name": "dataset_id", "in": "path", "required": True, "schema": {"type": "string"},
+                        "description": "An id of GET /api/datasets.", "example": "3f2a9c1b7d4e"}],
+        "responses": {
+            "200": _json(_ref("DatasetDeleted"), "Deleted.",
+                         {"status": "done", "data": {"id": "3f2a9c1b7d4e", "name": "mine.csv"}}),
+            "400": _error("The bundled data set cannot be deleted.",
+                          "the bundled data set cannot be deleted"),
+            "404": _error("No data set has that id.",
+                          'no data set has the id "abc"; GET /api/datasets lists them'),
+            "503": _error("The files could not be removed, or Redis cannot be reached; try again later.",
+                          "the data set could not be deleted; try again later"),
+        },
+    }}
     paths["/livez"] = _read("Health", "livez", "The process runs", "Alive", {"status": "alive"})
     paths["/readyz"] = _read("Health", "readyz", "The process can take work", "Ready", {"status": "ready"},
                              errors={"503": _error("Draining after a shutdown, or the job store cannot be "
@@ -313,6 +404,20 @@ def _paths():
                         "example": "css/dashboard.css"}],
         "responses": {"200": {"description": "The file.", "content": {"*/*": {"schema": {"type": "string"}}}},
                       "404": _error("No such file.", "Not Found")}}}
+    return _guarded(paths)
+
+
+def _guarded(paths):
+    """Add the guard's refusals to every operation it can refuse, by the guard's own rules."""
+    for path, operations in paths.items():
+        for method, operation in operations.items():
+            responses = operation["responses"]
+            if changes_something(method.upper(), path):
+                responses.setdefault("403", CROSS_SITE)
+            if needs_token(method.upper(), path):
+                responses.setdefault("401", NO_TOKEN)
+            if method.upper() not in SAFE_METHODS:
+                responses.setdefault("429", RATE_LIMITED)
     return paths
 
 

@@ -3,14 +3,18 @@ from flask import Blueprint, Response, current_app, jsonify, request
 from werkzeug.exceptions import RequestEntityTooLarge
 
 from app.data_ingestor import STATISTICS
-from app.stores.base import AnswerRemoved, JobStatus, StorageError, StoreUnavailable, job_name
+from app.job_listing import page_answer
+from app.stores.base import AnswerRemoved, JobExpired, JobStatus, StorageError, StoreUnavailable, job_name
 from app.task_runner import PoolFull, PoolShutDown
-from app.validation import RequestError, dataset_ingestor, job_number, json_object, statistic_spec
+from app.validation import (RequestError, dataset_ingestor, job_number, json_object, listing_query,
+                            statistic_spec)
 
 api = Blueprint("api", __name__)
 
 # The answers every job gets many of, encoded once.
 RUNNING = b'{"status":"running"}'
+# What a job settled longer ago than the retention time answers (LSS_RESULT_TTL_S).
+EXPIRED = "expired"
 
 
 def _service():
@@ -99,6 +103,8 @@ def get_results(job_id):
     number = _job_number(job_id)
     try:
         found = _service().store.lookup(number)
+    except JobExpired:
+        raise RequestError(EXPIRED, 410) from None
     except AnswerRemoved as error:
         raise RequestError(str(error), 410) from None
     except StoreUnavailable:
@@ -118,8 +124,13 @@ def get_results(job_id):
 
 @api.get("/api/status/<path:job_id>")
 def job_status(job_id):
-    """A job's status alone."""
-    status = _service().store.status(_job_number(job_id))
+    """A job's status alone; an expired job, or one whose answer was removed, answers as get_results does."""
+    try:
+        status = _service().store.status(_job_number(job_id))
+    except JobExpired:
+        raise RequestError(EXPIRED, 410) from None
+    except AnswerRemoved as error:
+        raise RequestError(str(error), 410) from None
     if status is None:
         raise RequestError("Invalid job_id", 404)
     return jsonify({"status": status.value})
@@ -127,8 +138,13 @@ def job_status(job_id):
 
 @api.get("/api/jobs")
 def jobs():
-    """Every job and its status, oldest first."""
-    return _json(b'{"status":"done","data":' + _service().listing.encode() + b"}")
+    """Every job kept and its status, oldest first; with since, before or limit, a page of them."""
+    service = _service()
+    query = listing_query(request.args)
+    if query is None:
+        return _json(b'{"status":"done","data":' + service.listing.encode() + b"}")
+    array, older = service.listing.page(**query)
+    return _json(page_answer(array, service.store.kept_count(), older))
 
 
 @api.get("/api/num_jobs")

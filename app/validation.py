@@ -3,10 +3,17 @@ import json
 import re
 
 from app.data_ingestor import STATISTICS
-from app.datasets import UnknownDataset
+from app.datasets import DatasetUnusable, UnknownDataset
 from app.jobs import make_spec
+from app.stores.base import MAX_JOB_ID
 
-JOB_ID = re.compile(r"(?:job_id_)?([1-9][0-9]{0,17})")
+# Ids go up to 2**63 - 1 (MAX_JOB_ID), 19 digits; job_number checks the bound.
+JOB_ID = re.compile(r"(?:job_id_)?([1-9][0-9]{0,18})")
+# ?since= also takes 0: every job.
+SINCE_ID = re.compile(r"(?:job_id_)?(0|[1-9][0-9]{0,18})")
+PAGE_LIMIT = re.compile(r"[1-9][0-9]{0,3}")
+# The most jobs a page of GET /api/jobs lists.
+MAX_PAGE_SIZE = 1000
 
 
 class RequestError(Exception):
@@ -56,6 +63,8 @@ def dataset_ingestor(catalog, dataset):
         return catalog.get(dataset)
     except UnknownDataset:
         raise RequestError(f"unknown data set {_quote(dataset)}; GET /api/datasets lists them") from None
+    except DatasetUnusable as error:
+        raise RequestError(str(error), error.status) from None
 
 
 def statistic_spec(statistic, body, catalog):
@@ -77,7 +86,28 @@ def statistic_spec(statistic, body, catalog):
     return make_spec(statistic, question, state, dataset)
 
 
-def job_number(text):
+def job_number(text, pattern=JOB_ID):
     """The number of `job_id_N` or `N`, or None when it names no possible job."""
-    match = JOB_ID.fullmatch(text)
-    return int(match.group(1)) if match else None
+    match = pattern.fullmatch(text)
+    number = int(match.group(1)) if match else None
+    return number if number is not None and number <= MAX_JOB_ID else None
+
+
+def listing_query(args):
+    """{since, before, limit} of a GET /api/jobs query; None when it asks for the whole list."""
+    if not any(name in args for name in ("since", "before", "limit")):
+        return None
+    query = {}
+    if "since" in args:
+        query["since"] = job_number(args["since"], SINCE_ID)
+        if query["since"] is None:
+            raise RequestError('"since" must be a job id (job_id_N or N), or 0 for every job')
+    if "before" in args:
+        query["before"] = job_number(args["before"])
+        if query["before"] is None:
+            raise RequestError('"before" must be a job id (job_id_N or N)')
+    if "limit" in args:
+        if not PAGE_LIMIT.fullmatch(args["limit"]) or int(args["limit"]) > MAX_PAGE_SIZE:
+            raise RequestError(f'"limit" must be a whole number from 1 to {MAX_PAGE_SIZE}')
+        query["limit"] = int(args["limit"])
+    return query

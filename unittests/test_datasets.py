@@ -159,7 +159,8 @@ REJECTIONS = {
                          "and a numeric Data_Value"),
     "only a header": (csv_text([]), "the file cannot be used as a data set: no row has a Question, "
                                     "a LocationDesc and a numeric Data_Value"),
-    "not text": (b"\x89PNG\r\n\x1a\n" + bytes(range(256)), "the file cannot be used as a data set: the file is not a readable CSV"),
+    "not text": (b"\x89PNG\r\n\x1a\n" + bytes(range(256)),
+                 "the file cannot be used as a data set: the file is not a text CSV: it looks like a PNG image"),
 }
 
 

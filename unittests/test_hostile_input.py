@@ -226,7 +226,9 @@ def test_odd_query_strings_and_headers_change_nothing(audited):
                            json={"question": QUESTION},
                            headers={"X-Forwarded-For": "\u202e", "Accept": "*/*"})
     assert response.status_code == 200 and response.get_json() == {"job_id": "job_id_1"}
-    assert client.get("/api/jobs?limit=-1&offset=99999999999999999999").status_code == 200
+    assert client.get("/api/jobs?offset=99999999999999999999&x=%ff").status_code == 200
+    refused = client.get("/api/jobs?limit=-1&offset=99999999999999999999")
+    assert refused.status_code == 400 and "limit" in refused.get_json()["reason"]
 
 
 # -- over a real socket ------------------------------------------------------------

@@ -18,7 +18,8 @@ IGNORED_METHODS = {"HEAD", "OPTIONS"}
 
 @pytest.fixture(name="app")
 def fixture_app(tmp_path):
-    app = make_app(str(tmp_path), MAX_UPLOAD_BYTES=20000)
+    # Room for one upload and small files, so that a larger one gets the 507 of the quota.
+    app = make_app(str(tmp_path), MAX_UPLOAD_BYTES=20000, MAX_DATASETS_BYTES=len(csv_text(own_rows())) + 100)
     yield app
     stop(app)
 
@@ -134,6 +135,8 @@ def test_real_answers_fit_the_schemas(app, spec):
     talk.send("post", "/api/datasets", "/api/datasets", 413, content_type="multipart/form-data",
               data={"file": (_bytes("x" * 30000), "big.csv")})
     talk.send("post", "/api/datasets", "/api/datasets", 415, data="LocationDesc", content_type="text/csv")
+    talk.send("post", "/api/datasets", "/api/datasets", 507, content_type="multipart/form-data",
+              data={"file": (_bytes(csv_text(own_rows() * 2)), "twice.csv")})
     for route in ("/api/questions", "/api/states"):
         talk.send("get", route, route, 200)
         talk.send("get", route, f"{route}?dataset={stored}", 200)
@@ -157,10 +160,14 @@ def test_real_answers_fit_the_schemas(app, spec):
         wait_for(client, job_id)
         for route in ("get_results", "results"):
             talk.send("get", f"/api/{route}/{{job_id}}", f"/api/{route}/{job_id}", 200)
+    deleted = "/api/datasets/{dataset_id}"
+    talk.send("delete", deleted, f"/api/datasets/{stored}", 200)
+    talk.send("delete", deleted, f"/api/datasets/{stored}", 404)
+    talk.send("delete", deleted, "/api/datasets/default", 400)
     for route in ("get_results", "results", "status"):
         talk.send("get", f"/api/{route}/{{job_id}}", f"/api/{route}/job_id_999", 404)
     os.remove(os.path.join(app.config["RESULTS_DIR"], f"{job_ids[0]}.json"))
-    for route in ("get_results", "results"):
+    for route in ("get_results", "results", "status"):
         talk.send("get", f"/api/{route}/{{job_id}}", f"/api/{route}/{job_ids[0]}", 410)
     # A folder where an answer's file was: the answer is there but cannot be read.
     unreadable = os.path.join(app.config["RESULTS_DIR"], f"{job_ids[1]}.json")
@@ -169,6 +176,10 @@ def test_real_answers_fit_the_schemas(app, spec):
     for route in ("get_results", "results"):
         talk.send("get", f"/api/{route}/{{job_id}}", f"/api/{route}/{job_ids[1]}", 503)
     talk.send("get", "/api/jobs", "/api/jobs", 200)
+    page = talk.send("get", "/api/jobs", "/api/jobs?limit=2", 200).get_json()
+    talk.send("get", "/api/jobs", f"/api/jobs?limit=2&before={page['next']}", 200)
+    talk.send("get", "/api/jobs", "/api/jobs?since=job_id_3", 200)
+    talk.send("get", "/api/jobs", "/api/jobs?limit=0", 400)
     talk.send("get", "/api/num_jobs", "/api/num_jobs", 200)
     talk.send("get", "/livez", "/livez", 200)
     talk.send("get", "/readyz", "/readyz", 200)

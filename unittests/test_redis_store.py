@@ -86,8 +86,9 @@ def test_an_answer_is_stored_once_however_many_jobs_get_it(make_app, redis_url, 
 def test_submit_finish_and_a_poll_that_finds_it_done_cost_three_round_trips(make_app, redis_server):
     app = make_app(store="redis")
     service = _service(app)
-    # The heartbeat's own calls are not part of a job's path.
+    # The heartbeat's and the sweep's own calls are not part of a job's path.
     service._monitor.stop()  # pylint: disable=protected-access
+    service._housekeeper.stop()  # pylint: disable=protected-access
     client, watcher = app.test_client(), redis_server.client()
     calls = []
     store = service.store
@@ -103,7 +104,8 @@ def test_submit_finish_and_a_poll_that_finds_it_done_cost_three_round_trips(make
         job_id = _submit(client)
         number = int(job_id.rsplit("_", 1)[1])
         deadline = time.monotonic() + 10
-        while watcher.getrange(keys.STATUSES, number, number) != b"\x02" and time.monotonic() < deadline:
+        chunk, offset = keys.status_chunk(number)
+        while watcher.getrange(chunk, offset, offset) != b"\x02" and time.monotonic() < deadline:
             time.sleep(0.001)
         assert client.get(f"/api/get_results/{job_id}").get_json()["status"] == "done"
     assert len(calls) == 3 * jobs, calls

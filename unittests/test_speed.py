@@ -101,17 +101,19 @@ def test_api_jobs_lists_thousands_of_jobs_in_order(make_app):
     assert client.get("/api/num_jobs").get_json() == {"num_jobs": 0}
 
 
-def test_a_done_job_needs_no_journal_line_and_stays_done_after_a_restart(tmp_path):
+def test_done_jobs_share_one_journal_line_and_stay_done_after_a_restart(tmp_path):
     store = JobStore(tmp_path)
-    done = store.create({"statistic": "global_mean", "question": LOW})
+    done = [store.create({"statistic": "global_mean", "question": LOW}) for _ in range(3)]
     failed = store.create({"statistic": "global_mean", "question": LOW})
-    store.finish(done, b'{"global_mean": 25.0}')
+    for job_id in done:
+        store.finish(job_id, b'{"global_mean": 25.0}')
     store.fail(failed, "it broke")
     store.close()
-    lines = (tmp_path / JOURNAL_NAME).read_text().splitlines()
-    assert [json.loads(line).get("status") for line in lines] == [None, None, "error"]
+    entries = [json.loads(line) for line in (tmp_path / JOURNAL_NAME).read_text().splitlines()]
+    assert [entry.get("status") for entry in entries] == [None, None, None, None, "error", None]
+    assert entries[-1]["done"] == done
     again = JobStore(tmp_path)
-    assert again.status(done) is JobStatus.DONE and again.result(done) == b'{"global_mean": 25.0}'
+    assert again.status(done[0]) is JobStatus.DONE and again.result(done[0]) == b'{"global_mean": 25.0}'
     assert again.status(failed) is JobStatus.ERROR and again.reason(failed) == "it broke"
     assert again.take_unfinished() == {}
 

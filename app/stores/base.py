@@ -3,7 +3,9 @@
 A store hands out ids, records each job's spec before its id is returned,
 and records the outcome: an encoded answer or a failure reason. Readers ask
 it for a job's status and, in the same call, its answer or reason, so that
-a poll costs one look-up in any backend. A store shared by several processes
+a poll costs one look-up in any backend. A job settled longer ago than the retention
+time is expired: readers are told so (JobExpired), and its id stays used.
+A store shared by several processes
 (`shared`) also tells each of them, at every heartbeat, whether the cluster
 was asked to stop and which jobs of dead processes it now owns.
 """
@@ -34,6 +36,14 @@ class StoreUnavailable(StorageError):
 
 class AnswerRemoved(LookupError):
     """A finished job's answer is no longer kept; the message says where it went."""
+
+
+class JobExpired(LookupError):
+    """The job settled longer ago than the retention time: it is forgotten, its id never reused."""
+
+
+# The largest id any store hands out: Redis counts with signed 64-bit integers.
+MAX_JOB_ID = 2**63 - 1
 
 
 class IntakeClosed(RuntimeError):
@@ -72,6 +82,8 @@ class JobStore:
 
     # Whether other processes share the jobs (and so need heartbeats).
     shared = False
+    # Seconds between two calls of maintain().
+    maintenance_interval_s = 1.0
 
     def create(self, spec):
         """Record a new job described by the JSON-able `spec`; return its id.
@@ -91,19 +103,38 @@ class JobStore:
     def lookup(self, job_id):
         """The job's Lookup.
 
-        Raises AnswerRemoved when a finished job's answer was removed,
-        OSError when it cannot be read (StoreUnavailable when the store
-        cannot be reached).
+        Raises JobExpired for an expired job, AnswerRemoved when a finished
+        job's answer was removed, OSError when it cannot be read
+        (StoreUnavailable when the store cannot be reached).
         """
         raise NotImplementedError
 
     def status(self, job_id):
-        """The job's JobStatus, or None when there is no such job."""
+        """The job's JobStatus, or None when there is no such job.
+
+        Raises JobExpired and AnswerRemoved as lookup does, so that both
+        tell a client the same.
+        """
         raise NotImplementedError
 
-    def status_codes(self):
-        """Every job's status as one byte at the index of its id (0: no such job)."""
+    def id_bounds(self):
+        """(the lowest id that may still be kept, the newest id handed out); (1, 0) before any job."""
         raise NotImplementedError
+
+    def status_range(self, start, stop):
+        """The status bytes of the kept jobs with ids in [start, stop).
+
+        A list of (first id, bytes), ascending and apart; byte i is the
+        status of job first id + i, 0 for a job not listed (expired).
+        """
+        raise NotImplementedError
+
+    def kept_count(self):
+        """How many jobs the full job list holds."""
+        raise NotImplementedError
+
+    def maintain(self):
+        """Housekeeping done now and then by a thread of the service: expiry, compaction."""
 
     @property
     def running_count(self):

@@ -4,54 +4,89 @@ Every job is recorded in an append-only journal in the results folder when
 it is accepted, and again if it fails, so that after a restart (even after
 kill -9) ids go on from where they were, finished jobs keep their answers and
 accepted jobs that never finished can be run again. Answers live in
-`<job_id>.json` files that appear whole in one step (app.stores.result_files); a
-job's file is the record that it is done, so success costs no journal entry.
-Only the statuses, one byte a job, are held in memory.
+`<job_id>.json` files that appear whole in one step (app.stores.result_files);
+a job's file is the record that it is done, so success costs no journal
+write of its own: done jobs are journaled in batches by maintain(), which
+also forgets the jobs settled longer ago than the retention time (and
+removes their files) and, once the journal has grown, writes a snapshot of
+the statuses (app.stores.snapshot) and starts the journal afresh. A start
+reads the snapshot and the journal written since, never the whole history
+nor the folder's listing. Only the statuses of the kept jobs, one byte and
+one settle time each, are held in memory (app.stores.status_table).
 """
+import collections
 import contextlib
-import json
 import os
 import threading
+import time
 
-from app.stores.base import CODE_OF_STATUS as _CODES
-from app.stores.base import STATUS_OF_CODE, AnswerRemoved, JobStatus, JobStore, Lookup, StorageError, job_name
-from app.stores.result_files import ResultFiles, write_all
+from app.stores import recovery
+from app.stores import snapshot as snapshots
+from app.stores.base import (MAX_JOB_ID, STATUS_OF_CODE, AnswerRemoved, JobExpired, JobStore, Lookup,
+                             StorageError, job_name)
+from app.stores.journal import Journal, encode
+from app.stores.result_files import ResultFiles
+from app.stores.status_table import DONE, ERROR, GONE
 
 JOURNAL_NAME = ".journal"
+SNAPSHOT_NAME = snapshots.SNAPSHOT_NAME
+# The journal is compacted once it holds this much, or an eighth of the
+# snapshot's size if that is more: a start then reads at most a snapshot and
+# an eighth, and compaction rewrites the snapshot no more often than that.
+COMPACT_BYTES = 1024 * 1024
+SNAPSHOT_SHARE = 8
+# ... or once the snapshot holds this many more ids than the table now keeps
+# (and twice as many): after jobs expired, a start reads only the kept ones.
+STALE_IDS = 4096
+# Expired jobs' files removed by one round of maintain().
+REMOVALS_PER_ROUND = 20000
 
 
 def _describe(error):
     return f"{error.strerror or error} ({error.filename})" if error.filename else str(error)
 
 
-class FileStore(JobStore):
-    """The jobs of one results folder: create, finish, fail and read them."""
+class FileStore(JobStore):  # pylint: disable=too-many-instance-attributes
+    """The jobs of one results folder: create, finish, fail, read and forget them.
 
-    def __init__(self, results_dir):
+    `ttl_s` is the retention time (0: every job is kept); `clock` gives the
+    time in seconds since the epoch.
+    """
+
+    def __init__(self, results_dir, ttl_s=0.0, compact_bytes=COMPACT_BYTES, clock=time.time):
         self.results_dir = os.fspath(results_dir)
-        self._journal_path = os.path.join(self.results_dir, JOURNAL_NAME)
-        # The journal stays open between entries; _journal_size is its
-        # length after the last whole entry.
-        self._journal = None
-        self._journal_size = 0
+        self.ttl_s = ttl_s
+        self.maintenance_interval_s = min(1.0, max(0.05, ttl_s / 4)) if ttl_s else 1.0
+        self._compact_bytes = compact_bytes
+        self._clock = clock
+        self._journal = Journal(os.path.join(self.results_dir, JOURNAL_NAME))
         self._files = ResultFiles(self.results_dir)
         # Guards the status table; _journal_lock guards the id counter and
-        # the journal file, and is the only one held across a system call.
+        # the journal file, and is the one held across system calls.
         self._lock = threading.Lock()
         self._journal_lock = threading.Lock()
-        self._codes = bytearray(1)
-        self._reasons = {}
-        self._running = 0
-        self._unfinished = {}
+        # Done jobs not yet journaled; maintain() writes them in one line.
+        self._done_unjournaled = []
+        self._snapshot_bytes = 0
+        self._snapshot_ids = 0
         os.makedirs(self.results_dir, exist_ok=True)
-        self._replay()
+        for leftover in (SNAPSHOT_NAME + ".tmp", JOURNAL_NAME + ".tmp"):
+            with contextlib.suppress(FileNotFoundError):
+                os.remove(os.path.join(self.results_dir, leftover))
+        self._table, self._unfinished = self._replay()
+        self._running = len(self._table.running_ids())
+        # Jobs that expired while the service was stopped are forgotten at
+        # once; their files go in the next rounds of maintain(), off the start's path.
+        self._unremoved = collections.deque()
+        if ttl_s:
+            self._unremoved.append(self._table.expire(self._clock(), ttl_s))
 
     # -- reading ---------------------------------------------------------
 
     @property
     def last_id(self):
         """The newest id handed out (0 before the first job)."""
-        return len(self._codes) - 1
+        return self._table.last
 
     @property
     def running_count(self):
@@ -59,14 +94,16 @@ class FileStore(JobStore):
         return self._running
 
     def status(self, job_id):
-        """The job's JobStatus, or None when there is no such job."""
-        if 0 < job_id < len(self._codes):
-            return STATUS_OF_CODE.get(self._codes[job_id])
-        return None
+        code = self._kept_code(job_id)
+        if code is None:
+            return None
+        if code == DONE and not os.path.exists(self._files.path(job_id)):
+            raise self._removed(job_id)
+        return STATUS_OF_CODE[code]
 
     def reason(self, job_id):
         """Why a failed job failed."""
-        return self._reasons.get(job_id, "the job failed")
+        return self._table.reasons.get(job_id, "the job failed")
 
     def result(self, job_id):
         """The encoded answer of a finished job.
@@ -76,23 +113,28 @@ class FileStore(JobStore):
         return self._files.read(job_id)
 
     def lookup(self, job_id):
-        status = self.status(job_id)
-        if status is JobStatus.DONE:
+        code = self._kept_code(job_id)
+        if code == DONE:
             try:
-                return Lookup(status, answer=self._files.read(job_id))
+                return Lookup(STATUS_OF_CODE[code], answer=self._files.read(job_id))
             except FileNotFoundError:
-                raise AnswerRemoved(
-                    f"the result of {job_name(job_id)} was removed from the results folder") from None
-        if status is JobStatus.ERROR:
-            return Lookup(status, reason=self.reason(job_id))
-        return Lookup(status)
+                raise self._removed(job_id) from None
+        if code == ERROR:
+            return Lookup(STATUS_OF_CODE[code], reason=self.reason(job_id))
+        return Lookup(STATUS_OF_CODE.get(code))
 
-    def status_codes(self):
-        """Every job's status as one byte, at the index of its id (0: no such job).
+    def id_bounds(self):
+        with self._lock:
+            return self._table.base, self._table.last
 
-        STATUS_OF_CODE tells which JobStatus a byte stands for.
-        """
-        return bytes(self._codes)
+    def status_range(self, start, stop):
+        with self._lock:
+            first, codes = self._table.range(start, stop)
+        return [(first, codes)] if codes else []
+
+    def kept_count(self):
+        with self._lock:
+            return self._table.kept_count()
 
     def take_unfinished(self):
         """The {job id: spec} of jobs a previous run accepted and never finished.
@@ -103,6 +145,20 @@ class FileStore(JobStore):
         unfinished, self._unfinished = self._unfinished, {}
         return unfinished
 
+    def _kept_code(self, job_id):
+        """The job's status byte; None for no such job. Raises JobExpired."""
+        with self._lock:
+            code = self._table.code(job_id) if job_id > 0 else None
+            settled_at = self._table.settled_at(job_id) if code in (DONE, ERROR) else 0.0
+        settled_long_ago = code in (DONE, ERROR) and self.ttl_s and settled_at + self.ttl_s <= self._clock()
+        if code == GONE or settled_long_ago:
+            raise JobExpired(f"{job_name(job_id)} expired")
+        return code
+
+    @staticmethod
+    def _removed(job_id):
+        return AnswerRemoved(f"the result of {job_name(job_id)} was removed from the results folder")
+
     # -- writing ---------------------------------------------------------
 
     def create(self, spec):
@@ -112,10 +168,12 @@ class FileStore(JobStore):
         job exists: a job that is not recorded could be lost.
         """
         with self._journal_lock:
-            job_id = len(self._codes)
+            job_id = self._table.last + 1
+            if job_id > MAX_JOB_ID:
+                raise StorageError(f"no job id is left: ids stop at {MAX_JOB_ID}")
             self._append({"id": job_id, "spec": spec})
             with self._lock:
-                self._codes.append(_CODES[JobStatus.RUNNING])
+                self._table.add(spec)
                 self._running += 1
             return job_id
 
@@ -130,61 +188,123 @@ class FileStore(JobStore):
             self._in_results_dir(lambda: self._files.write(job_id, encoded))
         except OSError as error:
             raise StorageError(f"could not write the result: {_describe(error)}") from error
-        # The file now on disk is the durable record; the journal needs no line.
-        self._settle(job_id, JobStatus.DONE, None)
+        # The file now on disk is the durable record; the journal hears of it in the next batch.
+        with self._lock:
+            if self._settle(job_id, DONE, None) is not None:
+                self._done_unjournaled.append(job_id)
 
     def fail(self, job_id, reason):
         """Mark a job failed, for `reason`."""
-        self._settle(job_id, JobStatus.ERROR, reason)
-
-    # -- internals -------------------------------------------------------
-
-    def _settle(self, job_id, status, reason):
         with self._lock:
-            if self._codes[job_id] == _CODES[JobStatus.RUNNING]:
-                self._running -= 1
-            if status is JobStatus.ERROR:
-                # Before the status, so a reader never sees an error without its reason.
-                self._reasons[job_id] = reason
-            self._codes[job_id] = _CODES[status]
-        if status is JobStatus.DONE:
+            settled_at = self._settle(job_id, ERROR, reason)
+        if settled_at is None:
             return
         with self._journal_lock:
             try:
-                self._append({"id": job_id, "status": status.value, "reason": reason})
+                self._append({"id": job_id, "status": "error", "reason": reason, "at": settled_at})
             except StorageError:
                 # The outcome stands in memory; after a restart the job is
                 # found unfinished and rerun.
                 pass
 
+    def _settle(self, job_id, code, reason):
+        """When the job settled now; None when it was not running (the first outcome stands).
+
+        The caller holds the lock.
+        """
+        now = self._clock()
+        if not self._table.settle(job_id, code, now, reason):
+            return None
+        self._running -= 1
+        return now
+
+    # -- housekeeping ----------------------------------------------------
+
+    def maintain(self):
+        """Journal the done jobs, forget the expired ones, compact the journal once it has grown."""
+        self._journal_done()
+        if self.ttl_s:
+            self.expire()
+        grown = self._journal.size >= max(self._compact_bytes, self._snapshot_bytes // SNAPSHOT_SHARE)
+        if grown or self._snapshot_is_stale():
+            self.compact()
+
+    def expire(self):
+        """Forget the jobs settled longer than the retention time ago, and remove their files.
+
+        At most REMOVALS_PER_ROUND files a round, so that a million expired
+        at once do not hold up the rest of the housekeeping for long.
+        """
+        with self._lock:
+            self._unremoved.append(self._table.expire(self._clock(), self.ttl_s))
+        removed = 0
+        while self._unremoved and removed < REMOVALS_PER_ROUND:
+            batch = self._unremoved.popleft()
+            now, later = batch[:REMOVALS_PER_ROUND - removed], batch[REMOVALS_PER_ROUND - removed:]
+            if len(later):
+                self._unremoved.appendleft(later)
+            for job_id in now.tolist():
+                self._files.remove(job_id)
+            removed += len(now)
+
+    def _snapshot_is_stale(self):
+        kept_ids = len(self._table.codes)
+        return self._snapshot_ids > max(2 * kept_ids, kept_ids + STALE_IDS)
+
+    def compact(self):
+        """Write a snapshot of the statuses and start the journal afresh; False when it could not.
+
+        Only the copy of the table and the restart of the journal hold the
+        journal lock; the snapshot is written meanwhile. A kill between any
+        two steps leaves a snapshot and a journal that replay to the same
+        jobs: lines the new snapshot covers change nothing when replayed.
+        """
+        try:
+            with self._journal_lock:
+                mark = self._journal.mark()
+                with self._lock:
+                    table = self._table
+                    state = snapshots.Snapshot(table.base, bytes(table.codes), table.times.tobytes(),
+                                               dict(table.reasons), dict(table.specs))
+                    last = table.last
+            size = snapshots.write(self.results_dir, state)
+            with self._journal_lock:
+                if not self._journal.restart(mark, encode({"last": last})):
+                    return False
+        except OSError:
+            # A results folder removed or full: the journal goes on, and the
+            # next round tries again.
+            return False
+        self._snapshot_bytes, self._snapshot_ids = size, len(state.codes)
+        return True
+
     def close(self):
-        """Close the journal; a later entry opens it again."""
+        """Journal the done jobs and close the journal; a later entry opens it again."""
+        self._journal_done()
         with self._journal_lock:
-            if self._journal is not None:
-                os.close(self._journal)
-                self._journal = None
+            self._journal.close()
+
+    def _journal_done(self):
+        with self._lock:
+            done, self._done_unjournaled = self._done_unjournaled, []
+        if done:
+            with self._journal_lock:
+                try:
+                    self._append({"done": done, "at": self._clock()})
+                except StorageError:
+                    # Their files are their record: a restart finds them done,
+                    # unless a file is removed before then.
+                    pass
+
+    # -- internals -------------------------------------------------------
 
     def _append(self, entry):
         """Add an entry to the journal; the caller holds the journal lock."""
-        line = (json.dumps(entry, separators=(",", ":")) + "\n").encode()
+        line = encode(entry)
         try:
-            self._in_results_dir(lambda: self._append_line(line))
+            self._in_results_dir(lambda: self._journal.append(line))
         except OSError as error:
             raise StorageError(f"could not record the job: {_describe(error)}") from error
-
-    def _append_line(self, line):
-        # A journal deleted with the results folder has no links left:
-        # it is started again rather than written to where nobody reads.
-        if self._journal is None or os.fstat(self._journal).st_nlink == 0:
-            self._open_journal()
-        try:
-            write_all(self._journal, line)
-        except OSError:
-            # A full disk can take part of a line: cut it off, or the
-            # next entry would be glued to it and both lost on replay.
-            os.ftruncate(self._journal, self._journal_size)
-            raise
-        self._journal_size += len(line)
 
     def _in_results_dir(self, action, attempts=3):
         """Run `action`; if someone removed the results folder meanwhile, make it again and retry."""
@@ -200,56 +320,15 @@ class FileStore(JobStore):
                 with contextlib.suppress(FileExistsError):
                     os.makedirs(self.results_dir, exist_ok=True)
 
-    def _open_journal(self):
-        if self._journal is not None:
-            os.close(self._journal)
-            self._journal = None
-        os.makedirs(self.results_dir, exist_ok=True)
-        self._journal = os.open(self._journal_path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
-        self._journal_size = os.fstat(self._journal).st_size
-
     def _replay(self):
-        specs, outcomes = {}, {}
-        for entry in self._read_journal():
-            if "spec" in entry:
-                specs[entry["id"]] = entry["spec"]
-            else:
-                outcomes[entry["id"]] = entry
-        on_disk = self._files.finished_ids()
-        last = max([0, *specs, *outcomes, *on_disk])
-        self._codes = bytearray(last + 1)
-        for job_id in range(1, last + 1):
-            outcome = outcomes.get(job_id)
-            if job_id in on_disk or (outcome and outcome.get("status") == JobStatus.DONE.value):
-                self._codes[job_id] = _CODES[JobStatus.DONE]
-            elif outcome:
-                self._codes[job_id] = _CODES[JobStatus.ERROR]
-                self._reasons[job_id] = outcome.get("reason") or "the job failed"
-            elif job_id in specs:
-                self._codes[job_id] = _CODES[JobStatus.RUNNING]
-                self._unfinished[job_id] = specs[job_id]
-                self._running += 1
-
-    def _read_journal(self):
-        try:
-            with open(self._journal_path, "rb") as journal:
-                content = journal.read()
-        except FileNotFoundError:
-            return []
-        complete = content[:content.rfind(b"\n") + 1]
-        if len(complete) < len(content):
-            # A crash cut the last line short: drop it, so that the next
-            # entry starts on a line of its own. A folder that cannot be
-            # written to now refuses new entries anyway.
-            with contextlib.suppress(OSError):
-                os.truncate(self._journal_path, len(complete))
-        entries = []
-        for line in complete.splitlines():
-            try:
-                entry = json.loads(line)
-            except ValueError:
-                # A line cut short by a crash; everything before it counts.
-                continue
-            if isinstance(entry, dict) and isinstance(entry.get("id"), int) and 0 < entry["id"] < 10**9:
-                entries.append(entry)
-        return entries
+        now = self._clock()
+        snapshot = snapshots.read(self.results_dir)
+        if snapshot is not None:
+            self._snapshot_ids = len(snapshot.codes)
+            self._snapshot_bytes = self._snapshot_ids * 9
+        entries = self._journal.read()
+        if snapshot is None and not entries and not os.path.exists(self._journal.path):
+            # No record at all: answer files left from a lost journal still
+            # hold their ids, so that none is handed out again.
+            return recovery.from_files(self._files.finished_ids(), now), {}
+        return recovery.rebuild(snapshot, entries, self._files, now)

@@ -10,8 +10,18 @@ PREFIX = "lss:"
 
 # INCR: the newest job id handed out.
 NEXT_ID = PREFIX + "next_id"
-# A string of one status byte a job, at the offset of its id (app.stores.base.CODE_OF_STATUS).
+# The status bytes of the jobs (app.stores.base.CODE_OF_STATUS), one string per
+# 100,000 ids: "lss:statuses:<id // 100000>", the byte at id % 100000. Chunks keep
+# every offset far below the 512 MB a Redis string may hold, whatever the id (up
+# to 2**63 - 1), and a chunk whose jobs all expired is deleted whole.
 STATUSES = PREFIX + "statuses"
+STATUS_CHUNK = STATUSES + ":"
+CHUNK_DIGITS = 5
+# A hash: chunk number -> how many of its jobs are kept (not expired).
+LIVE_CHUNKS = PREFIX + "live_chunks"
+# A list: the ids of the jobs settled while a retention time was set, in the
+# order they settled; the sweep walks it from the front to find expired jobs.
+SETTLED = PREFIX + "settled"
 # An integer: jobs accepted and not yet finished, in the whole cluster.
 RUNNING = PREFIX + "running"
 # An integer bumped by every cluster-wide shutdown; a process serves while it is
@@ -20,6 +30,8 @@ SHUTDOWN_EPOCH = PREFIX + "shutdown_epoch"
 # A set: the processes that may own unfinished jobs.
 PROCESSES = PREFIX + "processes"
 # A hash: data set id -> its description (JSON: name, upload time, rows, questions).
+# Its length and the lengths of the dataset_csv strings are the quota in use,
+# counted afresh by the script that adds one (app.stores.redis_datasets).
 DATASETS = PREFIX + "datasets"
 
 # A hash per job: its spec (JSON), its owner (a process id), and once settled
@@ -38,6 +50,12 @@ DATASET_CSV = PREFIX + "dataset_csv:"
 def job(job_id):
     """The hash of one job."""
     return f"{JOB}{job_id}"
+
+
+def status_chunk(job_id):
+    """(the key of the chunk holding a job's status byte, the byte's offset in it)."""
+    chunk, offset = divmod(job_id, 10**CHUNK_DIGITS)
+    return f"{STATUS_CHUNK}{chunk}", offset
 
 
 def heartbeat(process):

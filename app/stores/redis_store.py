@@ -3,9 +3,15 @@
 Every write is one Lua script (app.stores.redis_scripts), so that the hot
 path of a job costs three round trips: create, finish, and the poll that
 finds it done. Ids come from one counter and are never handed out twice;
-the statuses are one string of a byte a job, so the job list is one read;
-an answer is stored once per distinct answer, under its digest, and each
-job points at it.
+the statuses are strings of a byte a job, one per 100,000 ids, so the job
+list is a read per chunk; an answer is stored once per distinct answer,
+under its digest, and each job points at it.
+
+With a retention time, a settled job's hash expires in Redis that long
+after it settled (and an answer with the last job pointing at it); a job
+whose id was handed out but whose hash or status byte is gone is expired.
+maintain() sweeps the expired jobs out of the status chunks, deleting a
+chunk once none of its jobs is kept.
 
 Each process has an id of its own and owns the jobs it accepted until they
 settle. It beats (a key with a time to live) from app.cluster's thread; when
@@ -23,11 +29,14 @@ from redis.retry import Retry
 
 from app.stores import redis_keys as keys
 from app.stores import redis_scripts as scripts
-from app.stores.base import (STATUS_OF_CODE, AnswerRemoved, Heartbeat, IntakeClosed, JobStatus, JobStore,
-                             Lookup, StoreUnavailable, job_name)
+from app.stores.base import (MAX_JOB_ID, STATUS_OF_CODE, AnswerRemoved, Heartbeat, IntakeClosed, JobExpired,
+                             JobStatus, JobStore, Lookup, StorageError, StoreUnavailable, job_name)
 
 # How many answers this process remembers having stored, before it starts afresh.
 ANSWERS_KNOWN = 10000
+# The most expired jobs one sweep forgets: a few milliseconds of Redis's time.
+SWEEP_LIMIT = 2000
+CHUNK_SIZE = 10**keys.CHUNK_DIGITS
 
 
 def connect(url, timeout_s):
@@ -48,19 +57,22 @@ def unavailable(error):
     return StoreUnavailable(f"the job store (Redis) cannot be reached: {error}")
 
 
-class RedisStore(JobStore):
+class RedisStore(JobStore):  # pylint: disable=too-many-instance-attributes
     """Jobs kept in the Redis at `url`, shared with every process that uses it."""
 
     shared = True
 
-    def __init__(self, url, takeover_s=10.0, timeout_s=1.5):
+    def __init__(self, url, takeover_s=10.0, timeout_s=1.5, ttl_s=0.0):
         self.client = connect(url, timeout_s)
+        # The retention time; 0 keeps every job. Every process of a cluster should have the same.
+        self.ttl_ms = int(ttl_s * 1000)
         self.process_id = uuid.uuid4().hex
         # A process beats at least twice a second, so that a cluster-wide
         # shutdown reaches it within one; its heartbeat outlives many missed
         # beats yet expires at 0.6 of the takeover time, so that the next
         # beat of another process claims its jobs within the takeover time.
         self.beat_interval_s = min(0.5, takeover_s / 5)
+        self.maintenance_interval_s = self.beat_interval_s
         self.heartbeat_ttl_ms = max(100, int(takeover_s * 600))
         # While Redis is out of reach every heartbeat expires in it; once it is
         # back, a process claims nothing until every live process has had time
@@ -69,7 +81,8 @@ class RedisStore(JobStore):
         self.quiet_s = max(self.heartbeat_ttl_ms / 1000, 2 * timeout_s + self.beat_interval_s)
         # Each runs by its digest (EVALSHA), and is loaded again when a restarted Redis lost it.
         self._scripts = {name: self.client.register_script(getattr(scripts, name))
-                         for name in ("CREATE", "FINISH", "FAIL", "LOOKUP", "BEAT", "REQUEST_SHUTDOWN", "LEAVE")}
+                         for name in ("CREATE", "FINISH", "FAIL", "LOOKUP", "SWEEP", "BEAT",
+                                      "REQUEST_SHUTDOWN", "LEAVE")}
         # The shutdown epoch this process serves in; read at the first call that works.
         self._epoch = None
         # Digests of answers this process stored, so that it sends each answer once.
@@ -82,12 +95,17 @@ class RedisStore(JobStore):
         epoch = self._serving_epoch()
         try:
             job_id = self._scripts["CREATE"](
-                keys=[keys.NEXT_ID, keys.STATUSES, keys.RUNNING, keys.SHUTDOWN_EPOCH, keys.PROCESSES,
+                keys=[keys.NEXT_ID, keys.LIVE_CHUNKS, keys.RUNNING, keys.SHUTDOWN_EPOCH, keys.PROCESSES,
                       keys.owned(self.process_id), keys.heartbeat(self.process_id)],
                 args=[epoch, json.dumps(spec, separators=(",", ":")), self.process_id, keys.JOB,
-                      self.heartbeat_ttl_ms])
+                      self.heartbeat_ttl_ms, keys.STATUS_CHUNK])
+        except redis.ResponseError as error:
+            if "overflow" in str(error):
+                raise StorageError(f"no job id is left: ids stop at {MAX_JOB_ID}") from error
+            raise unavailable(error) from error
         except redis.RedisError as error:
             raise unavailable(error) from error
+        job_id = int(job_id)
         if job_id < 0:
             raise IntakeClosed("the cluster is shutting down")
         return job_id
@@ -99,8 +117,8 @@ class RedisStore(JobStore):
             done = self._settle(self._scripts["FINISH"], job_id, keys.ANSWER, digest,
                                 "0" if known else "1", b"" if known else encoded)
             if done < 0:
-                # Remembered but gone (Redis lost it, or a restart without its
-                # append-only file): send it after all.
+                # Remembered but gone (expired, lost by Redis, or a restart
+                # without its append-only file): send it after all.
                 done = self._settle(self._scripts["FINISH"], job_id, keys.ANSWER, digest, "1", encoded)
         except redis.RedisError as error:
             raise unavailable(error) from error
@@ -116,35 +134,79 @@ class RedisStore(JobStore):
             raise unavailable(error) from error
 
     def _settle(self, script, job_id, *args):
-        return script(keys=[keys.STATUSES, keys.RUNNING],
-                      args=[job_id, keys.JOB, keys.OWNED, *args])
+        chunk, offset = keys.status_chunk(job_id)
+        return script(keys=[chunk, keys.RUNNING, keys.SETTLED],
+                      args=[job_id, keys.JOB, keys.OWNED, *args, offset, self.ttl_ms])
 
     # -- reading ---------------------------------------------------------
 
     def lookup(self, job_id):
-        try:
-            found = self._scripts["LOOKUP"](keys=[keys.STATUSES], args=[job_id, keys.JOB, keys.ANSWER])
-        except redis.RedisError as error:
-            raise unavailable(error) from error
-        status = STATUS_OF_CODE.get(found[0][0]) if found[0] else None
-        if status is JobStatus.DONE:
-            if found[1] is None:
-                raise AnswerRemoved(f"the result of {job_name(job_id)} is no longer in Redis")
-            return Lookup(status, answer=found[1])
-        if status is JobStatus.ERROR:
-            return Lookup(status, reason=(found[1] or b"the job failed").decode("utf-8", "replace"))
-        return Lookup(status)
+        return self._lookup(job_id, with_answer=True)
 
     def status(self, job_id):
+        return self._lookup(job_id, with_answer=False).status
+
+    def _lookup(self, job_id, with_answer):
+        chunk, offset = keys.status_chunk(job_id)
         try:
-            code = self.client.getrange(keys.STATUSES, job_id, job_id)
+            found = self._scripts["LOOKUP"](keys=[chunk, keys.NEXT_ID],
+                                            args=[job_id, keys.JOB, keys.ANSWER, offset,
+                                                  "1" if with_answer else "0"])
         except redis.RedisError as error:
             raise unavailable(error) from error
-        return STATUS_OF_CODE.get(code[0]) if code else None
+        status = STATUS_OF_CODE.get(found[0][0])
+        if status is None:
+            if 0 < job_id <= int(found[1]):
+                raise JobExpired(f"{job_name(job_id)} expired")
+            return Lookup(None)
+        if status is JobStatus.DONE:
+            if found[1] is None or found[1] == 0:
+                raise AnswerRemoved(f"the result of {job_name(job_id)} is no longer in Redis")
+            return Lookup(status, answer=found[1] if with_answer else None)
+        if status is JobStatus.ERROR:
+            return Lookup(status, reason=found[1].decode("utf-8", "replace"))
+        return Lookup(status)
 
-    def status_codes(self):
+    def id_bounds(self):
         try:
-            return self.client.get(keys.STATUSES) or b"\0"
+            with self.client.pipeline(transaction=False) as pipe:
+                pipe.hkeys(keys.LIVE_CHUNKS)
+                pipe.get(keys.NEXT_ID)
+                chunks, last = pipe.execute()
+        except redis.RedisError as error:
+            raise unavailable(error) from error
+        last = int(last or 0)
+        first = min((int(chunk) for chunk in chunks), default=None)
+        return (max(1, first * CHUNK_SIZE) if first is not None else last + 1), last
+
+    def status_range(self, start, stop):
+        if stop <= start:
+            return []
+        try:
+            chunks = sorted(chunk for chunk in map(int, self.client.hkeys(keys.LIVE_CHUNKS))
+                            if start // CHUNK_SIZE <= chunk <= (stop - 1) // CHUNK_SIZE)
+            with self.client.pipeline(transaction=False) as pipe:
+                for chunk in chunks:
+                    first = max(start, chunk * CHUNK_SIZE)
+                    end = min(stop, (chunk + 1) * CHUNK_SIZE) - 1
+                    pipe.getrange(f"{keys.STATUS_CHUNK}{chunk}", first % CHUNK_SIZE, end % CHUNK_SIZE)
+                found = pipe.execute()
+        except redis.RedisError as error:
+            raise unavailable(error) from error
+        return [(max(start, chunk * CHUNK_SIZE), codes) for chunk, codes in zip(chunks, found) if codes]
+
+    def kept_count(self):
+        try:
+            return sum(int(count) for count in self.client.hvals(keys.LIVE_CHUNKS))
+        except redis.RedisError as error:
+            raise unavailable(error) from error
+
+    def maintain(self):
+        """Sweep the expired jobs out of the status chunks, until none is left or the limit is reached."""
+        try:
+            while self._scripts["SWEEP"](keys=[keys.SETTLED, keys.LIVE_CHUNKS],
+                                         args=[keys.JOB, keys.STATUS_CHUNK, SWEEP_LIMIT]) == SWEEP_LIMIT:
+                pass
         except redis.RedisError as error:
             raise unavailable(error) from error
 

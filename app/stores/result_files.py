@@ -11,7 +11,10 @@ import errno
 import os
 import re
 
-RESULT_NAME = re.compile(r"job_id_([1-9][0-9]{0,6})\.json")
+from app.stores.base import MAX_JOB_ID
+
+# Any id up to 2**63 - 1 (app.stores.base.MAX_JOB_ID): 19 digits at most.
+RESULT_NAME = re.compile(r"job_id_([1-9][0-9]{0,18})\.json")
 # How many answers' files are remembered before the memory starts afresh.
 ANSWERS_KEPT = 10000
 # A result is read in one call when it is smaller than this.
@@ -55,12 +58,16 @@ class ResultFiles:
             os.close(descriptor)
         return b"".join(chunks)
 
+    def remove(self, job_id):
+        """Remove a job's answer file, if it has one."""
+        _remove_quietly(self.path(job_id))
+
     def finished_ids(self):
         """The ids of the jobs that have an answer file."""
         found = set()
         for name in os.listdir(self.folder):
             match = RESULT_NAME.fullmatch(name)
-            if match:
+            if match and int(match.group(1)) <= MAX_JOB_ID:
                 found.add(int(match.group(1)))
         return found
 

@@ -222,20 +222,23 @@ async function refreshJobs() {
   if (refreshing) return refreshing;
   refreshing = (async () => {
     try {
-      const [count, listing] = await Promise.all([getJSON("/api/num_jobs"), getJSON("/api/jobs")]);
+      // Only the newest jobs, whatever the number kept: a page costs the same at any size.
+      const [count, listing] = await Promise.all([getJSON("/api/num_jobs"),
+                                                  getJSON(`/api/jobs?limit=${JOBS_SHOWN}`)]);
       $("num-jobs").textContent = `${count.num_jobs} pending`;
       $("num-jobs").classList.toggle("busy", count.num_jobs > 0);
       const jobs = listing.data.map((item) => Object.entries(item)[0]).reverse();
-      $("job-total").textContent = plural(jobs.length, "job");
+      const total = Math.max(listing.total, jobs.length);
+      $("job-total").textContent = plural(total, "job");
       const list = clear($("job-list"));
-      for (const [jobId, status] of jobs.slice(0, JOBS_SHOWN)) {
+      for (const [jobId, status] of jobs) {
         list.append(h("li", {}, h("button", { type: "button", class: "job", "data-job": jobId,
                                               onclick: () => show(jobId) },
           h("span", { class: "job-name" }, jobId),
           h("span", { class: "job-what" }, describeJob(jobId)),
           h("span", { class: `chip ${status}` }, status))));
       }
-      if (jobs.length > JOBS_SHOWN) list.append(h("li", { class: "hint" }, `and ${jobs.length - JOBS_SHOWN} older`));
+      if (total > jobs.length) list.append(h("li", { class: "hint" }, `and ${total - jobs.length} older`));
       if (!jobs.length) list.append(h("li", { class: "hint" }, "No jobs yet."));
       $("jobs-error").hidden = true;
     } catch (error) {
