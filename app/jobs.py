@@ -93,9 +93,9 @@ class JobService:  # pylint: disable=too-many-instance-attributes
             self.logger.info("the cluster was asked to shut down: draining %d jobs", self.pool.pending)
             self.pool.shutdown(wait=False)
         for job_id, spec in heartbeat.claimed.items():
-            self.metrics.takeovers.inc()
             try:
                 self.rerun(job_id, spec, "claimed from a process that stopped beating")
+                self.metrics.takeovers.inc()
             except PoolShutDown:
                 # Still owned by this process: claimed again once it has left.
                 self.logger.warning("job_id_%d claimed while shutting down; left for another process",
@@ -181,6 +181,12 @@ class JobService:  # pylint: disable=too-many-instance-attributes
                     # However storing fails, the job must end as an error
                     # rather than stay running for ever.
                     error = storing_error
+            elif isinstance(error, StoreUnavailable):
+                # Its data set could not be fetched from a shared store out of
+                # reach: not the job's fault, and an error would stand for good.
+                # It stays this process's and unsettled, and reconcile() runs it again.
+                self.logger.error("job_id_%d left to run again: %s", job_id, error)
+                return
             self.logger.error("job_id_%d failed: %s", job_id, error)
             self.metrics.failed.inc()
             reason = (str(error) if isinstance(error, (StorageError, JobFailed))

@@ -51,14 +51,15 @@ def fixture_start_server(tmp_path):
     """Start a server of the cluster on the Redis at a URL; every one is killed at the end.
 
     start(name, redis_url, **options) runs it over tmp_path/name; the options
-    are ServerProcess's (launcher="gated", gate=..., threads=...).
+    are ServerProcess's (launcher="gated", gate=..., threads=...), and
+    environment_extra adds settings.
     """
     started = []
 
-    def start(name, redis_url, **options):
+    def start(name, redis_url, environment_extra=None, **options):
         workdir = tmp_path / name
         workdir.mkdir()
-        environment = {"LSS_REDIS_URL": redis_url, "LSS_TAKEOVER_S": TAKEOVER_S}
+        environment = {"LSS_REDIS_URL": redis_url, "LSS_TAKEOVER_S": TAKEOVER_S, **(environment_extra or {})}
         server = ServerProcess(workdir, environment=environment, **options)
         started.append(server)
         return server.start()
@@ -388,6 +389,11 @@ def test_redis_killed_answers_503_then_restarted_loses_nothing_and_serves_again(
 
     own_redis.start()
     deadline = soon(TAKEOVER_S + MARGIN_S)
+    # Back by itself: each process's next heartbeat finds Redis again.
+    for server in (held, free):
+        while get(server, "/readyz").status_code != 200:
+            assert time.monotonic() < deadline, "the service did not come back by itself"
+            time.sleep(0.05)
     for job_id, answer in finished.items():
         assert strict_json(get(free, f"/api/get_results/{job_id}").text) == answer
         assert strict_json(get(held, f"/api/get_results/{job_id}").text) == answer
@@ -401,3 +407,32 @@ def test_redis_killed_answers_503_then_restarted_loses_nothing_and_serves_again(
         assert_right(wait_for(server, job_id, soon(30)), expectations.expected(*REQUESTS[0]))
     assert listed_jobs(free) == [(number, "done") for number in range(1, accepted_before + 3)]
     assert get(held, "/readyz").status_code == 200
+
+
+def test_a_hung_redis_costs_each_of_many_waiting_requests_a_503_within_the_bound(start_server, own_redis):
+    """Two request threads, 24 polls at once, Redis stopped (SIGSTOP): each poll gets its 503 within 5 s.
+
+    Waiting out the Redis timeout one request after another would take the
+    last poll 12 s; once a call found Redis out of reach the others fail at once.
+    """
+    server = start_server("a", own_redis.url, launcher="production",
+                          environment_extra={"LSS_WSGI_THREADS": 2, "LSS_REDIS_TIMEOUT_S": 1})
+    job_id = post(server, "global_mean", {"question": QUESTION}).json()["job_id"]
+    own_redis.process.send_signal(signal.SIGSTOP)
+    try:
+        answers = [None] * 24
+
+        def poll(index):
+            started = time.monotonic()
+            response = requests.get(f"{server.url}/api/get_results/{job_id}", timeout=30)
+            answers[index] = (response.status_code, response.json(), time.monotonic() - started)
+
+        threads = [threading.Thread(target=poll, args=(index,)) for index in range(24)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+    finally:
+        own_redis.process.send_signal(signal.SIGCONT)
+    for status, body, seconds in answers:
+        assert status == 503 and "Redis" in body["reason"] and seconds < 5, (status, body, seconds)

@@ -135,19 +135,26 @@ return swept
 #       heartbeat prefix, owned prefix, job prefix
 # Returns {the shutdown epoch, {id, spec, id, spec, ...} of the jobs claimed}.
 BEAT = """
+-- A beat that finds its own heartbeat expired claims nothing: Redis was out
+-- of reach, or this call waited in Redis while it was stalled, and the other
+-- heartbeats expired with it; their processes may well be alive.
+local alive = redis.call('EXISTS', KEYS[3]) == 1
 redis.call('SET', KEYS[3], '1', 'PX', ARGV[2])
 redis.call('SADD', KEYS[2], ARGV[1])
 local claimed = {}
-if ARGV[3] == '1' then
+if ARGV[3] == '1' and alive then
   for _, process in ipairs(redis.call('SMEMBERS', KEYS[2])) do
     if process ~= ARGV[1] and redis.call('EXISTS', ARGV[4] .. process) == 0 then
       local owned = ARGV[5] .. process
       for _, id in ipairs(redis.call('SMEMBERS', owned)) do
         local job = ARGV[6] .. id
-        redis.call('HSET', job, 'owner', ARGV[1])
-        redis.call('SADD', KEYS[4], id)
-        claimed[#claimed + 1] = id
-        claimed[#claimed + 1] = redis.call('HGET', job, 'spec')
+        local spec = redis.call('HGET', job, 'spec')
+        if spec then
+          redis.call('HSET', job, 'owner', ARGV[1])
+          redis.call('SADD', KEYS[4], id)
+          claimed[#claimed + 1] = id
+          claimed[#claimed + 1] = spec
+        end
       end
       redis.call('DEL', owned)
       redis.call('SREM', KEYS[2], process)

@@ -21,6 +21,7 @@ jobs in the same script, so exactly one of them runs them again.
 import hashlib
 import json
 import threading
+import time
 import uuid
 
 import redis
@@ -83,15 +84,50 @@ class RedisStore(JobStore):  # pylint: disable=too-many-instance-attributes
         self._scripts = {name: self.client.register_script(getattr(scripts, name))
                          for name in ("CREATE", "FINISH", "FAIL", "LOOKUP", "SWEEP", "BEAT",
                                       "REQUEST_SHUTDOWN", "LEAVE")}
-        # The shutdown epoch this process serves in; read at the first call that works.
+        # The shutdown epoch this process serves in: read now if Redis answers,
+        # else at the first call that works.
         self._epoch = None
+        # When a call last found Redis out of reach (0: it answers). For a
+        # moment after, calls fail at once rather than each waiting out its
+        # timeout, so that a hung Redis costs a request milliseconds, not
+        # seconds in a queue behind others; one call at a time then tries again,
+        # and so does every heartbeat.
+        self._failed_at = 0.0
+        self._hold_s = self.beat_interval_s
+        try:
+            self._serving_epoch()
+        except StoreUnavailable:
+            # The process starts all the same and answers 503 until Redis is back.
+            self._failed_at = 0.0
         # Digests of answers this process stored, so that it sends each answer once.
         self._known_answers = set()
         self._lock = threading.Lock()
 
+    # -- reaching Redis ---------------------------------------------------
+
+    def _reachable(self):
+        """Raise StoreUnavailable at once while Redis was found out of reach a moment ago."""
+        failed_at = self._failed_at
+        if failed_at:
+            now = time.monotonic()
+            if now - failed_at < self._hold_s:
+                raise StoreUnavailable("the job store (Redis) cannot be reached: it did not answer "
+                                       "a moment ago")
+            # This call tries again; the others keep failing at once meanwhile.
+            self._failed_at = now
+
+    def _unavailable(self, error):
+        """The StoreUnavailable for a Redis error."""
+        if isinstance(error, redis.ResponseError):
+            # Redis answered, and refused (out of memory, say): it is in reach.
+            return StoreUnavailable(f"the job store (Redis) refused the request: {error}")
+        self._failed_at = time.monotonic()
+        return unavailable(error)
+
     # -- writing ---------------------------------------------------------
 
     def create(self, spec):
+        self._reachable()
         epoch = self._serving_epoch()
         try:
             job_id = self._scripts["CREATE"](
@@ -102,15 +138,16 @@ class RedisStore(JobStore):  # pylint: disable=too-many-instance-attributes
         except redis.ResponseError as error:
             if "overflow" in str(error):
                 raise StorageError(f"no job id is left: ids stop at {MAX_JOB_ID}") from error
-            raise unavailable(error) from error
+            raise self._unavailable(error) from error
         except redis.RedisError as error:
-            raise unavailable(error) from error
+            raise self._unavailable(error) from error
         job_id = int(job_id)
         if job_id < 0:
             raise IntakeClosed("the cluster is shutting down")
         return job_id
 
     def finish(self, job_id, encoded):
+        self._reachable()
         digest = hashlib.blake2b(encoded, digest_size=16).hexdigest()
         known = digest in self._known_answers
         try:
@@ -121,17 +158,18 @@ class RedisStore(JobStore):  # pylint: disable=too-many-instance-attributes
                 # without its append-only file): send it after all.
                 done = self._settle(self._scripts["FINISH"], job_id, keys.ANSWER, digest, "1", encoded)
         except redis.RedisError as error:
-            raise unavailable(error) from error
+            raise self._unavailable(error) from error
         with self._lock:
             if len(self._known_answers) >= ANSWERS_KNOWN:
                 self._known_answers.clear()
             self._known_answers.add(digest)
 
     def fail(self, job_id, reason):
+        self._reachable()
         try:
             self._settle(self._scripts["FAIL"], job_id, reason)
         except redis.RedisError as error:
-            raise unavailable(error) from error
+            raise self._unavailable(error) from error
 
     def _settle(self, script, job_id, *args):
         chunk, offset = keys.status_chunk(job_id)
@@ -147,13 +185,14 @@ class RedisStore(JobStore):  # pylint: disable=too-many-instance-attributes
         return self._lookup(job_id, with_answer=False).status
 
     def _lookup(self, job_id, with_answer):
+        self._reachable()
         chunk, offset = keys.status_chunk(job_id)
         try:
             found = self._scripts["LOOKUP"](keys=[chunk, keys.NEXT_ID],
                                             args=[job_id, keys.JOB, keys.ANSWER, offset,
                                                   "1" if with_answer else "0"])
         except redis.RedisError as error:
-            raise unavailable(error) from error
+            raise self._unavailable(error) from error
         status = STATUS_OF_CODE.get(found[0][0])
         if status is None:
             if 0 < job_id <= int(found[1]):
@@ -168,18 +207,20 @@ class RedisStore(JobStore):  # pylint: disable=too-many-instance-attributes
         return Lookup(status)
 
     def id_bounds(self):
+        self._reachable()
         try:
             with self.client.pipeline(transaction=False) as pipe:
                 pipe.hkeys(keys.LIVE_CHUNKS)
                 pipe.get(keys.NEXT_ID)
                 chunks, last = pipe.execute()
         except redis.RedisError as error:
-            raise unavailable(error) from error
+            raise self._unavailable(error) from error
         last = int(last or 0)
         first = min((int(chunk) for chunk in chunks), default=None)
         return (max(1, first * CHUNK_SIZE) if first is not None else last + 1), last
 
     def status_range(self, start, stop):
+        self._reachable()
         if stop <= start:
             return []
         try:
@@ -192,30 +233,33 @@ class RedisStore(JobStore):  # pylint: disable=too-many-instance-attributes
                     pipe.getrange(f"{keys.STATUS_CHUNK}{chunk}", first % CHUNK_SIZE, end % CHUNK_SIZE)
                 found = pipe.execute()
         except redis.RedisError as error:
-            raise unavailable(error) from error
+            raise self._unavailable(error) from error
         return [(max(start, chunk * CHUNK_SIZE), codes) for chunk, codes in zip(chunks, found) if codes]
 
     def kept_count(self):
+        self._reachable()
         try:
             return sum(int(count) for count in self.client.hvals(keys.LIVE_CHUNKS))
         except redis.RedisError as error:
-            raise unavailable(error) from error
+            raise self._unavailable(error) from error
 
     def maintain(self):
         """Sweep the expired jobs out of the status chunks, until none is left or the limit is reached."""
+        self._reachable()
         try:
             while self._scripts["SWEEP"](keys=[keys.SETTLED, keys.LIVE_CHUNKS],
                                          args=[keys.JOB, keys.STATUS_CHUNK, SWEEP_LIMIT]) == SWEEP_LIMIT:
                 pass
         except redis.RedisError as error:
-            raise unavailable(error) from error
+            raise self._unavailable(error) from error
 
     @property
     def running_count(self):
+        self._reachable()
         try:
             return int(self.client.get(keys.RUNNING) or 0)
         except redis.RedisError as error:
-            raise unavailable(error) from error
+            raise self._unavailable(error) from error
 
     # -- the cluster -----------------------------------------------------
 
@@ -227,7 +271,8 @@ class RedisStore(JobStore):  # pylint: disable=too-many-instance-attributes
                 args=[self.process_id, self.heartbeat_ttl_ms, "1" if claim else "0", keys.HEARTBEAT,
                       keys.OWNED, keys.JOB])
         except redis.RedisError as error:
-            raise unavailable(error) from error
+            raise self._unavailable(error) from error
+        self._failed_at = 0.0
         epoch = int(epoch)
         if self._epoch is None:
             self._epoch = epoch
@@ -237,13 +282,15 @@ class RedisStore(JobStore):  # pylint: disable=too-many-instance-attributes
 
     def owned_ids(self):
         """The ids of the unfinished jobs this process owns."""
+        self._reachable()
         try:
             return {int(job_id) for job_id in self.client.smembers(keys.owned(self.process_id))}
         except redis.RedisError as error:
-            raise unavailable(error) from error
+            raise self._unavailable(error) from error
 
     def specs(self, job_ids):
         """{job id: spec} of jobs the store has."""
+        self._reachable()
         job_ids = sorted(job_ids)
         try:
             with self.client.pipeline(transaction=False) as pipe:
@@ -251,26 +298,28 @@ class RedisStore(JobStore):  # pylint: disable=too-many-instance-attributes
                     pipe.hget(keys.job(job_id), "spec")
                 found = pipe.execute()
         except redis.RedisError as error:
-            raise unavailable(error) from error
+            raise self._unavailable(error) from error
         return {job_id: json.loads(spec) for job_id, spec in zip(job_ids, found) if spec}
 
     def request_shutdown(self):
+        self._reachable()
         epoch = self._serving_epoch()
         try:
             self._scripts["REQUEST_SHUTDOWN"](keys=[keys.SHUTDOWN_EPOCH], args=[epoch])
         except redis.RedisError as error:
-            raise unavailable(error) from error
+            raise self._unavailable(error) from error
 
     def ping(self):
+        self._reachable()
         try:
             self.client.ping()
         except redis.RedisError as error:
-            raise unavailable(error) from error
+            raise self._unavailable(error) from error
 
     def close(self):
         try:
-            self._scripts["LEAVE"](keys=[keys.PROCESSES, keys.heartbeat(self.process_id), keys.owned(self.process_id)],
-                        args=[self.process_id])
+            self._scripts["LEAVE"](keys=[keys.PROCESSES, keys.heartbeat(self.process_id),
+                                         keys.owned(self.process_id)], args=[self.process_id])
         except redis.RedisError:
             # Its heartbeat then expires by itself, and what it owns is claimed.
             pass
@@ -281,5 +330,5 @@ class RedisStore(JobStore):  # pylint: disable=too-many-instance-attributes
             try:
                 self._epoch = int(self.client.get(keys.SHUTDOWN_EPOCH) or 0)
             except redis.RedisError as error:
-                raise unavailable(error) from error
+                raise self._unavailable(error) from error
         return self._epoch
