@@ -3,6 +3,7 @@
 The `app` and `client` fixtures run each test that uses them once on every
 job store: the file store and the Redis store, whose Redis is emptied first.
 """
+import threading
 import time
 
 import pytest
@@ -11,6 +12,20 @@ from app import create_app
 from unittests.redis_server import RedisServer
 
 STORES = ("file", "redis")
+
+# One request of each statistic on the bundled data, for tests of real servers.
+BUNDLED_QUESTION = "Percent of adults aged 18 years and older who have obesity"
+NINE_REQUESTS = [
+    ("states_mean", {"question": BUNDLED_QUESTION}),
+    ("state_mean", {"question": BUNDLED_QUESTION, "state": "Ohio"}),
+    ("best5", {"question": BUNDLED_QUESTION}),
+    ("worst5", {"question": BUNDLED_QUESTION}),
+    ("global_mean", {"question": BUNDLED_QUESTION}),
+    ("diff_from_mean", {"question": BUNDLED_QUESTION}),
+    ("state_diff_from_mean", {"question": BUNDLED_QUESTION, "state": "Guam"}),
+    ("mean_by_category", {"question": BUNDLED_QUESTION}),
+    ("state_mean_by_category", {"question": BUNDLED_QUESTION, "state": "Virgin Islands"}),
+]
 
 LOW = "Percent of adults aged 18 years and older who have obesity"
 HIGH = "Percent of adults who engage in muscle-strengthening activities on 2 or more days a week"
@@ -119,3 +134,17 @@ def run_job(client, endpoint, body):
     response = client.post(f"/api/{endpoint}", json=body)
     assert response.status_code == 200, response.get_json()
     return wait_for(client, response.get_json()["job_id"])
+
+
+def hold_jobs(app):
+    """Make the app's jobs on its bundled data wait, before computing, until the returned event is set."""
+    release = threading.Event()
+    ingestor = app.extensions["le_stats_sportif"].catalog.get()
+    encoded = ingestor.encoded
+
+    def held(*arguments):
+        release.wait(30)
+        return encoded(*arguments)
+
+    ingestor.encoded = held
+    return release

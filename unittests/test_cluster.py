@@ -16,7 +16,9 @@ import pytest
 import requests
 
 from checker.reference import Reference, compare
+from unittests.conftest import BUNDLED_QUESTION as QUESTION
 from unittests.conftest import LOW
+from unittests.conftest import NINE_REQUESTS as REQUESTS
 from unittests.redis_server import RedisServer
 from unittests.stress.load import CSV_PATH, Expectations, strict_json
 from unittests.stress.servers import ServerProcess
@@ -25,18 +27,6 @@ from unittests.stress.servers import ServerProcess
 TAKEOVER_S = 2
 # The margin given to every promise that has a bound, beyond the bound itself.
 MARGIN_S = 5
-QUESTION = "Percent of adults aged 18 years and older who have obesity"
-REQUESTS = [
-    ("states_mean", {"question": QUESTION}),
-    ("state_mean", {"question": QUESTION, "state": "Ohio"}),
-    ("best5", {"question": QUESTION}),
-    ("worst5", {"question": QUESTION}),
-    ("global_mean", {"question": QUESTION}),
-    ("diff_from_mean", {"question": QUESTION}),
-    ("state_diff_from_mean", {"question": QUESTION, "state": "Guam"}),
-    ("mean_by_category", {"question": QUESTION}),
-    ("state_mean_by_category", {"question": QUESTION, "state": "Virgin Islands"}),
-]
 SHUTTING_DOWN = {"status": "error", "reason": "shutting down"}
 
 

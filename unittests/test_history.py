@@ -9,7 +9,6 @@ and in memory rather than at how long anything takes.
 """
 import json
 import os
-import threading
 import time
 
 import pytest
@@ -23,7 +22,7 @@ from app.stores.file_store import JOURNAL_NAME, SNAPSHOT_NAME, FileStore
 from app.stores.journal import Journal
 from app.stores.status_table import DONE, ERROR, GONE, RUNNING, StatusTable
 from checker.reference import compare
-from unittests.conftest import LOW, STORES, run_job, wait_for
+from unittests.conftest import LOW, STORES, hold_jobs, run_job, wait_for
 from unittests.stress.load import CSV_PATH, Expectations
 from unittests.stress.servers import ServerProcess
 
@@ -59,20 +58,6 @@ def _eventually(condition, seconds=30):
 
 def _listed(client, query=""):
     return client.get(f"/api/jobs{query}").get_json()
-
-
-def _hold_jobs(app):
-    """Make the app's jobs wait, before computing, until the returned event is set."""
-    release = threading.Event()
-    ingestor = _service(app).catalog.get()
-    encoded = ingestor.encoded
-
-    def held(*arguments):
-        release.wait(30)
-        return encoded(*arguments)
-
-    ingestor.encoded = held
-    return release
 
 
 def _log_lines(app, text):
@@ -112,7 +97,7 @@ def test_a_job_settled_longer_ago_than_the_ttl_answers_410_expired_and_its_id_st
 def test_a_running_job_never_expires(make_app, store):
     app = make_app(store=store, RESULT_TTL_S=0.2, NUM_THREADS=1)
     client = app.test_client()
-    release = _hold_jobs(app)
+    release = hold_jobs(app)
     held = _submit(client)
     time.sleep(0.6)
     _service(app).store.maintain()

@@ -14,26 +14,12 @@ import pytest
 
 from app.config import ConfigError, load_config
 from app.stores import redis_keys as keys
-from unittests.conftest import HIGH, LOW, run_job, wait_for
+from unittests.conftest import HIGH, LOW, hold_jobs, run_job, wait_for
 from unittests.redis_server import RedisServer
 
 
 def _service(app):
     return app.extensions["le_stats_sportif"]
-
-
-def _hold_jobs(app):
-    """Make the app's jobs on the bundled data wait, before computing, until the returned event is set."""
-    release = threading.Event()
-    ingestor = _service(app).catalog.get()
-    encoded = ingestor.encoded
-
-    def held(*arguments):
-        release.wait(30)
-        return encoded(*arguments)
-
-    ingestor.encoded = held
-    return release
 
 
 def _submit(client, question=LOW):
@@ -134,7 +120,7 @@ def test_a_graceful_shutdown_of_one_app_stops_intake_on_every_app(make_app):
 
 def test_the_jobs_of_an_app_that_stops_beating_are_claimed_and_run_by_another(make_app, redis_server):
     dead = make_app(store="redis", TAKEOVER_S=1.0, REDIS_TIMEOUT_S=0.2)
-    release = _hold_jobs(dead)
+    release = hold_jobs(dead)
     held = [_submit(dead.test_client()) for _ in range(3)]
     # The app "dies": it beats no more and its jobs stay unfinished.
     _service(dead)._monitor.stop()  # pylint: disable=protected-access
@@ -187,7 +173,7 @@ def test_an_outcome_reached_while_redis_is_down_is_recorded_when_it_is_back(make
     redis = RedisServer(tmp_path / "redis").start()
     try:
         app = make_app(store="redis", REDIS_URL=redis.url, REDIS_TIMEOUT_S=0.5)
-        release = _hold_jobs(app)
+        release = hold_jobs(app)
         job_id = _submit(app.test_client())
         redis.kill()
         release.set()
@@ -232,7 +218,7 @@ def test_after_an_outage_longer_than_the_heartbeats_nobody_takes_a_live_process_
         # Heartbeats live 1.2 s; a Redis call gives up after 0.5 s, twice.
         apps = [make_app(store="redis", REDIS_URL=redis.url, TAKEOVER_S=2.0, REDIS_TIMEOUT_S=0.5)
                 for _ in range(2)]
-        releases = [_hold_jobs(app) for app in apps]
+        releases = [hold_jobs(app) for app in apps]
         held = [_submit(app.test_client()) for app in apps for _ in range(2)]
         # The second app's next beat will come late, as after a call that hung
         # for two timeouts while Redis came back.

@@ -22,22 +22,12 @@ import requests
 from app.stores.file_store import FileStore as JobStore
 from app.task_runner import WorkItem
 from checker.reference import compare
+from unittests.conftest import BUNDLED_QUESTION as QUESTION
+from unittests.conftest import NINE_REQUESTS as REQUESTS
 from unittests.conftest import wait_for
 from unittests.stress.load import CSV_PATH, Expectations, Tally, jobs_listing, run_clients, strict_json
 from unittests.stress.servers import ServerProcess
 
-QUESTION = "Percent of adults aged 18 years and older who have obesity"
-REQUESTS = [
-    ("states_mean", {"question": QUESTION}),
-    ("state_mean", {"question": QUESTION, "state": "Ohio"}),
-    ("best5", {"question": QUESTION}),
-    ("worst5", {"question": QUESTION}),
-    ("global_mean", {"question": QUESTION}),
-    ("diff_from_mean", {"question": QUESTION}),
-    ("state_diff_from_mean", {"question": QUESTION, "state": "Guam"}),
-    ("mean_by_category", {"question": QUESTION}),
-    ("state_mean_by_category", {"question": QUESTION, "state": "Virgin Islands"}),
-]
 
 
 @pytest.fixture(scope="module")
