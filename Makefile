@@ -53,8 +53,9 @@ $(VENV)/.installed-bench: requirements.txt requirements-bench.txt | $(BIN)/pytho
 	$(BIN)/python -m pip install --quiet -r requirements-bench.txt
 	touch $@
 
+# The development server; api_server.py gives its own parse errors in JSON.
 run_server: install
-	$(BIN)/flask --app api_server run
+	$(BIN)/python api_server.py
 
 # Production: waitress (app/production_server.py): one process with threads,
 # or one per core when LSS_REDIS_URL makes the workers share their jobs in Redis.

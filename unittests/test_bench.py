@@ -115,7 +115,7 @@ def fixture_bench_redis(tmp_path):
     server.stop()
 
 
-def test_redis_counts_three_round_trips_for_each_job_of_the_load(tmp_path, serve, csv_path, bench_redis):
+def test_redis_counts_at_most_three_round_trips_for_each_job_of_the_load(tmp_path, serve, csv_path, bench_redis):
     app = create_app({"CSV_PATH": str(csv_path), "RESULTS_DIR": str(tmp_path / "results"),
                       "LOG_FILE": str(tmp_path / "webserver.log"), "DATASETS_DIR": str(tmp_path / "datasets"),
                       "REDIS_URL": bench_redis.url(1), "NUM_THREADS": 2})
@@ -133,8 +133,11 @@ def test_redis_counts_three_round_trips_for_each_job_of_the_load(tmp_path, serve
     deltas = {name: value - before.get(name, 0) for name, value in after.items()}
     calls = script_calls(deltas)
     assert calls["CREATE"] == calls["FINISH"] >= result.jobs >= 40
-    assert calls["LOOKUP"] >= result.requests - calls["CREATE"]
-    assert hot_path_round_trips(deltas, bench_redis.handshake) == 3
+    running_polls = result.requests - 2 * result.jobs
+    # Every poll that found its job running read Redis; most first done polls did not.
+    assert calls["LOOKUP"] >= running_polls
+    deltas["polls running"] = running_polls
+    assert 2 <= hot_path_round_trips(deltas, bench_redis.handshake) < 3
 
 
 def test_the_paper_figures_run_the_stores_scripts(bench_redis):

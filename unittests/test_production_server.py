@@ -127,3 +127,16 @@ def test_a_second_server_on_a_port_in_use_stops_rather_than_sharing_it(tmp_path,
         assert requests.get(f"{first.url}/livez", timeout=10).status_code == 200
     finally:
         first.stop()
+
+
+def test_the_development_server_answers_a_request_line_or_header_too_long_in_json(tmp_path):
+    """`make run_server` runs `python api_server.py`: its own parse errors are JSON too."""
+    development = ServerProcess(tmp_path, launcher="script").start()
+    try:
+        status, body = _raw(development, b"GET /" + b"a" * 70_000 + b" HTTP/1.1\r\nHost: x\r\n\r\n")
+        assert status == 414 and body["status"] == "error" and body["reason"]
+        status, body = _raw(development, b"GET /api/num_jobs HTTP/1.1\r\nHost: x\r\nX-Big: " + b"b" * 70_000
+                                         + b"\r\n\r\n")
+        assert 400 <= status < 500 and body["status"] == "error" and body["reason"]
+    finally:
+        development.stop()

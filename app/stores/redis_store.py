@@ -18,6 +18,7 @@ settle. It beats (a key with a time to live) from app.cluster's thread; when
 a process stops beating, the next live process to beat claims its unfinished
 jobs in the same script, so exactly one of them runs them again.
 """
+import collections
 import hashlib
 import json
 import threading
@@ -33,6 +34,9 @@ from app.stores import redis_scripts as scripts
 from app.stores.base import (MAX_JOB_ID, STATUS_OF_CODE, AnswerRemoved, Heartbeat, IntakeClosed, JobExpired,
                              JobStatus, JobStore, Lookup, StorageError, StoreUnavailable, job_name)
 
+# The jobs just finished whose answer waits here for their first poll, and for how long.
+FIRST_POLLS_KEPT = 4096
+FIRST_POLL_S = 5.0
 # How many answers this process remembers having stored, before it starts afresh.
 ANSWERS_KNOWN = 10000
 # The most expired jobs one sweep forgets: a few milliseconds of Redis's time.
@@ -101,6 +105,10 @@ class RedisStore(JobStore):  # pylint: disable=too-many-instance-attributes
             self._failed_at = 0.0
         # Digests of answers this process stored, so that it sends each answer once.
         self._known_answers = set()
+        # Job id -> (answer, when) of the jobs this process just finished, until their first poll.
+        self._first_polls = collections.OrderedDict()
+        # Never longer than the job is kept: an expired job answers 410.
+        self._first_poll_s = min(FIRST_POLL_S, ttl_s) if ttl_s else FIRST_POLL_S
         self._lock = threading.Lock()
 
     # -- reaching Redis ---------------------------------------------------
@@ -163,6 +171,12 @@ class RedisStore(JobStore):  # pylint: disable=too-many-instance-attributes
             if len(self._known_answers) >= ANSWERS_KNOWN:
                 self._known_answers.clear()
             self._known_answers.add(digest)
+            if done == 1:
+                # Recorded in Redis first: the poll this process answers from
+                # here finds what Redis holds.
+                if len(self._first_polls) >= FIRST_POLLS_KEPT:
+                    self._first_polls.popitem(last=False)
+                self._first_polls[job_id] = (encoded, time.monotonic())
 
     def fail(self, job_id, reason):
         self._reachable()
@@ -185,6 +199,15 @@ class RedisStore(JobStore):  # pylint: disable=too-many-instance-attributes
         return self._lookup(job_id, with_answer=False).status
 
     def _lookup(self, job_id, with_answer):
+        if with_answer:
+            with self._lock:
+                kept = self._first_polls.pop(job_id, None)
+            if kept is not None and time.monotonic() - kept[1] < self._first_poll_s:
+                # The poll that finds a job done mostly comes to the process
+                # that ran it, a moment later (its client's connection is
+                # still to it): answered from here, once; later polls read
+                # Redis. A job then costs two round trips: create and finish.
+                return Lookup(JobStatus.DONE, answer=kept[0])
         self._reachable()
         chunk, offset = keys.status_chunk(job_id)
         try:

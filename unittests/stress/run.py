@@ -10,6 +10,7 @@ Markdown table and exits 1 if any promise was broken. --quick runs every
 scenario small, to try the runner itself.
 """
 import argparse
+import collections
 import json
 import os
 import random
@@ -17,13 +18,16 @@ import re
 import resource
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 
 import requests
 
+from bench import history
 from checker.reference import compare
 
 from . import schemathesis_run
@@ -291,6 +295,107 @@ def cluster_kill_loop(workdir, expectations, size):
         for server in started:
             server.kill()
         redis.stop()
+    scenario.finish()
+    return scenario
+
+
+def long_history(workdir, _expectations, size):
+    """A history of a million jobs: a start within 0.2 s of a fresh one, its memory bounded."""
+    scenario = Scenario(f"start-up after {size['history']:,} jobs of history")
+    figures = history.measure(ROOT, size["history"], 3, ("fresh", "kept"), workdir, 7000)
+    slower = figures["kept"]["start_s"] - figures["fresh"]["start_s"]
+    scenario.check(slower <= 0.2, f"a start after {size['history']:,} jobs took {slower:+.2f} s more than "
+                                  f"a fresh one")
+    scenario.check(figures["kept"]["page_bytes"] < 4096, "a page of the 30 newest jobs is not small")
+    scenario.figures.update(start_fresh_seconds=round(figures["fresh"]["start_s"], 3),
+                            start_after_history_seconds=round(figures["kept"]["start_s"], 3),
+                            resident_mib=round(figures["kept"]["rss_mib"]),
+                            peak_mib=round(figures["kept"]["peak_mib"]),
+                            snapshot_bytes=figures["kept"]["snapshot_bytes"],
+                            journal_bytes=figures["kept"]["journal_bytes"])
+    scenario.finish()
+    return scenario
+
+
+def idle_and_slow_clients(workdir, expectations, size):
+    """`make serve` with 1,000 idle connections and 30 clients sending a byte a second: others answered in 1 s."""
+    scenario = Scenario(f"make serve with {size['idle']} idle and 30 slow connections")
+    server = ServerProcess(workdir, launcher="production").start()
+    connections = []
+    stop = threading.Event()
+    try:
+        for _ in range(size["idle"]):
+            connections.append(socket.create_connection(("127.0.0.1", server.port), timeout=10))
+        slow = []
+        for _ in range(30):
+            connection = socket.create_connection(("127.0.0.1", server.port), timeout=10)
+            connection.sendall(b"POST /api/states_mean HTTP/1.1\r\nHost: x\r\n"
+                               b"Content-Type: application/json\r\nContent-Length: 100000\r\n\r\n{")
+            slow.append(connection)
+        connections += slow
+
+        def trickle():
+            while not stop.wait(1):
+                for connection in slow:
+                    connection.sendall(b" ")
+
+        threading.Thread(target=trickle, daemon=True).start()
+        tally = Tally()
+        slowest = 0.0
+        for request in expectations.requests[:200]:
+            started = time.monotonic()
+            client = Client(server.url, expectations, tally, jobs=0, seed=0)
+            job_id = client.submit(*request)
+            if job_id:
+                client.poll(job_id)
+            slowest = max(slowest, time.monotonic() - started)
+        scenario.absorb(tally)
+        scenario.check(tally.counts["checked"] == 200, f"{tally.counts['checked']} of 200 answers right")
+        scenario.check(slowest < 1.0, f"a client waited {slowest:.2f} s")
+        scenario.figures.update(idle_connections=size["idle"], slow_connections=30,
+                                slowest_job_seconds=round(slowest, 3))
+    finally:
+        stop.set()
+        for connection in connections:
+            connection.close()
+        scenario.check(server.stop() == 0, "the server did not exit 0 on SIGTERM")
+    scenario.finish()
+    return scenario
+
+
+def upload_flood(workdir, _expectations, size):
+    """Clients uploading distinct files as fast as they can: the quota holds, nothing past it is kept."""
+    scenario = Scenario(f"a flood of {size['uploads']} uploads of 1 MiB against a quota of 10 data sets")
+    server = ServerProcess(workdir, environment={"LSS_MAX_DATASETS": 10}).start()
+    question = "Percent of adults aged 18 years and older who have obesity"
+    statuses = collections.Counter()
+    lock = threading.Lock()
+
+    def upload(first):
+        with requests.Session() as session:
+            for number in range(first, size["uploads"], 4):
+                rows = "".join(f"{row},State {number},{question},{row % 97},,\n" for row in range(16000))
+                text = ",LocationDesc,Question,Data_Value,StratificationCategory1,Stratification1\n" + rows
+                response = session.post(f"{server.url}/api/datasets", timeout=60,
+                                        files={"file": (f"flood-{number}.csv", text.encode())})
+                with lock:
+                    statuses[response.status_code] += 1
+
+    uploaders = [threading.Thread(target=upload, args=(first,)) for first in range(4)]
+    for uploader in uploaders:
+        uploader.start()
+    for uploader in uploaders:
+        uploader.join()
+    listed = requests.get(f"{server.url}/api/datasets", timeout=60).json()["data"]
+    kept = [name for name in os.listdir(os.path.join(workdir, "datasets")) if name.endswith(".csv")]
+    scenario.check(statuses[201] == 10 and statuses[507] == size["uploads"] - 10,
+                   f"answers {dict(statuses)}: 10 kept and the rest refused with 507 expected")
+    scenario.check(len(listed) == 11 and len(kept) == 10, f"{len(listed)} listed, {len(kept)} files kept")
+    scenario.check(not any(status >= 500 and status != 507 for status in statuses),
+                   f"answers {dict(statuses)}")
+    scenario.figures.update(uploads=size["uploads"], kept=len(kept),
+                            **{f"answered_{status}": count for status, count in sorted(statuses.items())})
+    scenario.check(server.stop() == 0, "the server did not exit 0 on SIGTERM")
     scenario.finish()
     return scenario
 
@@ -574,12 +679,13 @@ def schemathesis_fuzz(workdir, _expectations, size):
     return scenario
 
 
-SCENARIOS = [concurrency, kill_loop, cluster_kill_loop, signal_loop, wipe_loop, disk_faults, overload, http_fuzz, property_tests,
+SCENARIOS = [concurrency, kill_loop, cluster_kill_loop, long_history, idle_and_slow_clients, upload_flood,
+             signal_loop, wipe_loop, disk_faults, overload, http_fuzz, property_tests,
              schemathesis_fuzz]
 FULL = {"clients": 32, "jobs": 1000, "rounds": 10, "bound": 100, "seconds": 5, "flood_jobs": 100,
-        "fuzz": 5000, "examples": 2000, "schemathesis": 1000}
+        "fuzz": 5000, "examples": 2000, "schemathesis": 1000, "history": 1_000_000, "idle": 1000, "uploads": 120}
 QUICK = {"clients": 4, "jobs": 20, "rounds": 2, "bound": 10, "seconds": 1, "flood_jobs": 20, "fuzz": 100,
-         "examples": 20, "schemathesis": 10}
+         "examples": 20, "schemathesis": 10, "history": 20_000, "idle": 100, "uploads": 16}
 
 
 def main():
