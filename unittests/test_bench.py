@@ -133,10 +133,9 @@ def test_redis_counts_at_most_three_round_trips_for_each_job_of_the_load(tmp_pat
     deltas = {name: value - before.get(name, 0) for name, value in after.items()}
     calls = script_calls(deltas)
     assert calls["CREATE"] == calls["FINISH"] >= result.jobs >= 40
-    running_polls = result.requests - 2 * result.jobs
-    # Every poll that found its job running read Redis; most first done polls did not.
-    assert calls["LOOKUP"] >= running_polls
-    deltas["polls running"] = running_polls
+    # Most first done polls are answered by the process that ran the job, without Redis.
+    assert calls["LOOKUP"] < calls["FINISH"]
+    deltas["polls running"] = max(0, result.requests - 2 * result.jobs)
     assert 2 <= hot_path_round_trips(deltas, bench_redis.handshake) < 3
 
 
