@@ -406,10 +406,13 @@ def test_a_hung_redis_costs_each_of_many_waiting_requests_a_503_within_the_bound
     last poll 12 s; once a call found Redis out of reach the others fail at once.
     """
     server = start_server("a", own_redis.url, launcher="production",
-                          environment_extra={"LSS_WSGI_THREADS": 2, "LSS_REDIS_TIMEOUT_S": 1})
+                          environment_extra={"LSS_WSGI_WORKERS": 1, "LSS_WSGI_THREADS": 2,
+                                             "LSS_REDIS_TIMEOUT_S": 1})
     job_id = post(server, "global_mean", {"question": QUESTION}).json()["job_id"]
-    # Its first poll, answered by this process from its memory; the polls below read Redis.
+    # Its first poll that finds it done is answered from the process's memory,
+    # once; a second reads Redis, and so do the polls below.
     assert wait_for(server, job_id, soon(MARGIN_S))["status"] == "done"
+    assert strict_json(get(server, f"/api/get_results/{job_id}").text)["status"] == "done"
     own_redis.process.send_signal(signal.SIGSTOP)
     try:
         answers = [None] * 24
