@@ -4,7 +4,7 @@ PYTHON ?= python3
 VENV := venv
 BIN := $(VENV)/bin
 
-.PHONY: create_venv install install_test install_bench browser redis_server redis run_server serve run_tests e2e test stress lint bench bench_quick clean
+.PHONY: create_venv install install_test install_bench browser redis_server wrk redis run_server serve run_tests e2e test stress lint bench bench_quick clean
 
 create_venv: $(BIN)/python
 
@@ -47,7 +47,13 @@ $(VENV)/.installed-test: requirements.txt requirements-test.txt | $(BIN)/python
 	$(BIN)/python -m pip install --quiet -r requirements-test.txt
 	touch $@
 
-install_bench: $(VENV)/.installed-bench
+install_bench: $(VENV)/.installed-bench wrk
+
+# bench/speed.py drives the servers with wrk (C), cheap enough at thousands of jobs/s.
+wrk:
+	@command -v wrk >/dev/null || { \
+	  if [ "$$(id -u)" = 0 ]; then apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y wrk; \
+	  else sudo apt-get update && sudo DEBIAN_FRONTEND=noninteractive apt-get install -y wrk; fi; }
 
 $(VENV)/.installed-bench: requirements.txt requirements-bench.txt | $(BIN)/python
 	$(BIN)/python -m pip install --quiet -r requirements-bench.txt

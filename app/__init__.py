@@ -34,7 +34,7 @@ def create_app(config=None):
     app.url_map.merge_slashes = False
 
     logger = make_logger(app.config["LOG_FILE"], app.config["LOG_MAX_BYTES"],
-                         app.config["LOG_BACKUPS"])
+                         app.config["LOG_BACKUPS"], app.config["LOG_FLUSH_MS"])
     store = open_store(app.config)
     folder = (SharedDatasetFolder(app.config["DATASETS_DIR"], store.client) if store.shared
               else DatasetFolder(app.config["DATASETS_DIR"]))

@@ -11,6 +11,8 @@ SETTINGS = {
     "LOG_FILE": ("LSS_LOG_FILE", os.path.join(ROOT, "webserver.log"), str),
     "LOG_MAX_BYTES": ("LSS_LOG_MAX_BYTES", 10 * 1024 * 1024, int),
     "LOG_BACKUPS": ("LSS_LOG_BACKUPS", 5, int),
+    # Log lines are written in batches this often (0: each as it is logged).
+    "LOG_FLUSH_MS": ("LSS_LOG_FLUSH_MS", 100, int),
     "NUM_THREADS": ("TP_NUM_OF_THREADS", os.cpu_count() or 1, int),
     "MAX_PENDING_JOBS": ("LSS_MAX_PENDING_JOBS", 10000, int),
     "MAX_CONTENT_LENGTH": ("LSS_MAX_BODY_BYTES", 1024 * 1024, int),
@@ -55,7 +57,7 @@ SETTINGS = {
     # many requests that start jobs or change data one client address may send.
     "RATE_LIMIT": ("LSS_RATE_LIMIT", "", str),
 }
-MINIMUMS = {"NUM_THREADS": 1, "MAX_PENDING_JOBS": 0, "LOG_MAX_BYTES": 0, "LOG_BACKUPS": 0,
+MINIMUMS = {"NUM_THREADS": 1, "MAX_PENDING_JOBS": 0, "LOG_MAX_BYTES": 0, "LOG_BACKUPS": 0, "LOG_FLUSH_MS": 0,
             "MAX_CONTENT_LENGTH": 1, "MAX_UPLOAD_BYTES": 1, "TAKEOVER_S": 0.5, "REDIS_TIMEOUT_S": 0.05,
             "RESULT_TTL_S": 0, "JOURNAL_COMPACT_BYTES": 1,
             "MAX_DATASETS_BYTES": 0, "MAX_DATASETS": 0, "MAX_UPLOAD_QUESTIONS": 1, "MAX_UPLOAD_LOCATIONS": 1,

@@ -1,26 +1,25 @@
-"""`make serve`: the service on waitress, in one process or, with a shared job store, one per core.
+"""`make serve`: the service on granian, in one process or, with a shared job store, one per core.
 
-waitress reads each request whole, headers and body, on its I/O thread
-before a request thread sees it, so clients that send slowly or sit idle
-hold no thread: with hundreds of them connected, other clients are still
-answered at once. gunicorn's threads and granian's blocking threads are
-each held by a slow body until it has arrived (bench/README.md, "Slow and
-idle clients", has the measurement).
+granian parses HTTP in Rust, off the interpreter lock, and serves the app
+through its RSGI interface (app.rsgi_adapter): a request's body is read
+whole on the event loop before the app sees it, so clients that send
+slowly or sit idle hold no thread, and the routes every job takes run on
+the loop's own thread (bench/README.md has the measurements that chose it).
 
 With LSS_REDIS_URL, one worker process per core (LSS_WSGI_WORKERS) is
 started, each listening on the same address with a socket of its own
-(SO_REUSEPORT): the kernel then spreads new connections evenly over them,
-where one shared socket let one worker take most of a burst of keep-alive
-connections while the other idled (bench/README.md). This process then only supervises: SIGTERM or SIGINT is passed on to
-every worker, each drains its own jobs (app.lifecycle), and the exit status
-is 0 when every worker's was; a worker that dies otherwise is replaced.
-The app is made in each worker, after the fork, so that its pool's threads
-live where the requests are served.
+(SO_REUSEPORT, which granian sets): the kernel then spreads new connections
+evenly over them. This process then only supervises: SIGTERM or SIGINT is
+passed on to every worker, each drains its own jobs, and the exit status is
+0 when every worker's was; a worker that dies otherwise is replaced. The app
+is made in each worker, so that its pool's threads live where the requests
+are served.
 
     python -m app.production_server
 """
+import asyncio
 import ctypes
-import json
+import logging
 import os
 import resource
 import signal
@@ -30,41 +29,16 @@ import subprocess
 import sys
 import tempfile
 
-from waitress.channel import HTTPChannel
-from waitress.server import create_server
-from waitress.task import ErrorTask
-
 from app.config import load_config
 
-# Idle connections waitress keeps open, and for how long.
-CONNECTION_LIMIT = 4096
-IDLE_TIMEOUT_S = 60
-# waitress refuses headers past this by itself; the app refuses smaller
-# excesses first, with its own reasons (app/__init__.py).
-MAX_HEADER_BYTES = 256 * 1024
 METRICS_DIR = "PROMETHEUS_MULTIPROC_DIR"
-STOP_SIGNALS = {signal.SIGTERM, signal.SIGINT}
+STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT)
 # prctl(2): the signal a process gets when its parent ends.
 PR_SET_PDEATHSIG = 1
-
-
-class JsonErrorTask(ErrorTask):
-    """waitress's answer to a request it cannot parse, as JSON with a reason like every other error."""
-
-    def execute(self):
-        error = self.request.error
-        body = json.dumps({"status": "error", "reason": f"{error.reason}: {error.body}"}).encode()
-        self.status = f"{error.code} {error.reason}"
-        self.response_headers.extend([("Content-Type", "application/json"), ("Connection", "close")])
-        self.set_close_on_finish()
-        self.content_length = len(body)
-        self.write(body)
-
-
-class JsonErrorChannel(HTTPChannel):  # pylint: disable=too-many-ancestors
-    """A waitress connection whose parse errors are answered by JsonErrorTask."""
-
-    error_task_class = JsonErrorTask
+# Connections waiting to be accepted.
+BACKLOG = 2048
+# The benchmark's comparison servers have no service log.
+FALLBACK_LOGGER = logging.getLogger(__name__)
 
 
 def settings(environ=None):
@@ -91,22 +65,79 @@ def _count(environ, variable, default):
     return value
 
 
-def serve(listener, threads, max_body_bytes):
-    """Serve the app on `listener` in this process until a signal ends it."""
+def serve(host, port, threads, make_app=None):
+    """Serve the app on granian in this process until a signal has drained it; the exit status.
+
+    `make_app()` builds the app (app.create_app unless given: the benchmark
+    serves variants of it).
+    """
     # Imported here: the app (its pool's threads) is made in the worker.
-    import api_server  # pylint: disable=import-outside-toplevel
+    # pylint: disable=import-outside-toplevel
+    from granian.constants import HTTPModes, Interfaces
+    from granian.server.embed import Server
+
+    from app import create_app
+    from app.guard import warn_if_exposed
+    from app.rsgi_adapter import RsgiAdapter
+
+    made = []
+
+    def make_adapter():
+        app = (make_app or create_app)()
+        service = app.extensions.get("le_stats_sportif")
+        if service is not None:
+            warn_if_exposed(app, [host])
+        made.append(app)
+        return RsgiAdapter(app, _max_body_bytes(), threads, inline=not (service and service.store.shared))
+
+    # The app is made by the server once it has set up logging, which
+    # closes every handler made before (the service log's among them).
+    server = Server(make_adapter, address=host, port=port, interface=Interfaces.RSGI, http=HTTPModes.http1,
+                    websockets=False, backlog=BACKLOG, log_enabled=False, factory=True)
+    return asyncio.run(_serve_until_drained(server, made))
+
+
+async def _serve_until_drained(server, made):
+    """Run `server`; the first SIGTERM or SIGINT drains the jobs, then stops it (a second exits at once).
+
+    `made` holds the app once the server has made it.
+    """
+    loop = asyncio.get_running_loop()
+    outcome = []
+
+    def logger():
+        return made[0].extensions.get("le_stats_sportif.logger", FALLBACK_LOGGER) if made else FALLBACK_LOGGER
+
+    async def drain(name):
+        service = made[0].extensions.get("le_stats_sportif") if made else None
+        # Polls are still answered while the queued jobs finish; new jobs get 503.
+        if service is None:
+            finished = True
+        else:
+            logger().info("%s: draining %d jobs, then exiting", name, service.pool.pending)
+            finished = await loop.run_in_executor(None, service.shutdown, True)
+        logger().info("drained (%s), exiting", "all jobs finished" if finished else "timed out")
+        outcome.append(0 if finished else 1)
+        server.stop()
+
+    def on_signal(signum):
+        name = signal.Signals(signum).name
+        if outcome or draining:
+            logger().warning("%s again while draining: exiting now", name)
+            # Lines the log still holds are written first: os._exit skips every clean-up.
+            for handler in logger().handlers:
+                handler.flush()
+            os._exit(1)  # pylint: disable=protected-access
+        draining.append(loop.create_task(drain(name)))
+
+    draining = []
+    for signum in STOP_SIGNALS:
+        loop.add_signal_handler(signum, on_signal, signum)
     # A worker starts with these signals held (see supervise); one that came
-    # while the app was being made is delivered now, to app.lifecycle's handlers.
+    # while the app was being made is delivered now.
     signal.pthread_sigmask(signal.SIG_UNBLOCK, STOP_SIGNALS)
-    server = create_server(api_server.app, sockets=[listener], threads=threads,
-                           connection_limit=CONNECTION_LIMIT, channel_timeout=IDLE_TIMEOUT_S,
-                           max_request_header_size=MAX_HEADER_BYTES,
-                           max_request_body_size=max_body_bytes, ident="le-stats-sportif",
-                           clear_untrusted_proxy_headers=True,
-                           # select() stops at descriptor 1024; poll() has no such bound.
-                           asyncore_use_poll=True)
-    server.channel_class = JsonErrorChannel
-    server.run()
+    await server.serve()
+    return outcome[0] if outcome else 0
 
 
 def supervise(workers):
@@ -173,9 +204,13 @@ def _max_body_bytes():
     return max(config["MAX_UPLOAD_BYTES"], config["MAX_CONTENT_LENGTH"]) + 1024 * 1024
 
 
-def _listen(host, port, shared=False):
-    return socket.create_server((host, port), backlog=2048, reuse_port=shared,
-                                family=socket.AF_INET6 if ":" in host else socket.AF_INET)
+def _check_address_free(host, port):
+    """Bind the address once without SO_REUSEPORT: one in use is an error here, not a port
+    silently shared with another server (granian's own sockets allow sharing)."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with socket.socket(family, socket.SOCK_STREAM) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        probe.bind((host, port))
 
 
 def main(arguments):
@@ -187,17 +222,12 @@ def main(arguments):
         resource.setrlimit(resource.RLIMIT_NOFILE, (65536 if hard == resource.RLIM_INFINITY else hard, hard))
     if arguments[:1] == ["--worker"]:
         _stop_with_parent()
-        serve(_listen(host, port, shared=True), threads, _max_body_bytes())
-        return 0
-    # Bound without SO_REUSEPORT first, so that an address in use is an error
-    # here rather than a port silently shared with another server.
-    listener = _listen(host, port)
+        return serve(host, port, threads)
+    _check_address_free(host, port)
     print(f"serving on http://{host}:{port} with {workers} worker(s) of {threads} threads",
           file=sys.stderr, flush=True)
     if workers == 1:
-        serve(listener, threads, _max_body_bytes())
-        return 0
-    listener.close()
+        return serve(host, port, threads)
     made = None
     if not os.environ.get(METRICS_DIR):
         made = os.environ[METRICS_DIR] = tempfile.mkdtemp(prefix="lss-metrics-")

@@ -1,6 +1,9 @@
 """Serve one of the three servers of the benchmark on a WSGI server.
 
-`python -m bench.serve ours|ceiling|naive --port 5100 [--wsgi gunicorn|waitress] [--workers N]`
+`python -m bench.serve ours|ceiling|naive --port 5100 [--wsgi granian|granian-wsgi|gunicorn|waitress]`
+"granian" is what `make serve` runs (app.production_server: granian's RSGI
+interface through app.rsgi_adapter, in this process); "granian-wsgi" is
+granian's own WSGI interface with blocking threads, one worker process;
 gunicorn runs gthread workers, our server with the settings and hooks of
 gunicorn.conf.py, the address, the worker processes (one unless told) and
 the threads given here; waitress is there to measure the other choice.
@@ -77,12 +80,34 @@ def serve_gunicorn(kind, port, threads, without=(),  # pylint: disable=too-many-
     Served().run()
 
 
+def serve_granian(kind, port, threads, without=()):
+    """The server `make serve` runs, serving `kind`, in this process."""
+    from app.production_server import serve  # pylint: disable=import-outside-toplevel
+    return serve("127.0.0.1", port, threads, make_app=lambda: build(kind, without))
+
+
+def granian_wsgi_target():
+    """The app for granian's WSGI interface, named by the environment (see serve_granian_wsgi)."""
+    return build(os.environ["LSS_BENCH_KIND"], [part for part in os.environ["LSS_BENCH_WITHOUT"].split(",") if part])
+
+
+def serve_granian_wsgi(kind, port, threads, without=()):
+    """granian's WSGI interface: one worker process, `threads` blocking threads."""
+    # pylint: disable=import-outside-toplevel
+    from granian import Granian
+    from granian.constants import Interfaces
+
+    os.environ["LSS_BENCH_KIND"], os.environ["LSS_BENCH_WITHOUT"] = kind, ",".join(without)
+    Granian("bench.serve:granian_wsgi_target", address="127.0.0.1", port=port, interface=Interfaces.WSGI,
+            workers=1, blocking_threads=threads, factory=True, log_enabled=False, websockets=False).serve()
+
+
 def main(argv=None):
     """Parse the command line and serve until a signal ends the process."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
     parser.add_argument("kind", choices=("ours", "ceiling", "naive"))
     parser.add_argument("--port", type=int, required=True)
-    parser.add_argument("--wsgi", choices=("gunicorn", "waitress"), default="gunicorn")
+    parser.add_argument("--wsgi", choices=("granian", "granian-wsgi", "gunicorn", "waitress"), default="granian")
     parser.add_argument("--threads", type=int, default=WSGI_THREADS, help="threads of the WSGI server")
     parser.add_argument("--workers", type=int, default=1, help="gunicorn's worker processes")
     parser.add_argument("--reuse-port", action="store_true",
@@ -91,7 +116,13 @@ def main(argv=None):
     parser.add_argument("--without", choices=PARTS, action="append", default=[],
                         help="switch a part of our server off, to measure what it costs")
     options = parser.parse_args(argv)
-    if options.wsgi == "gunicorn":
+    if options.wsgi in ("granian", "granian-wsgi") and (options.workers != 1 or options.reuse_port):
+        parser.error("granian serves one process here: --workers and --reuse-port are for gunicorn")
+    if options.wsgi == "granian":
+        return serve_granian(options.kind, options.port, options.threads, options.without)
+    if options.wsgi == "granian-wsgi":
+        serve_granian_wsgi(options.kind, options.port, options.threads, options.without)
+    elif options.wsgi == "gunicorn":
         serve_gunicorn(options.kind, options.port, options.threads, options.without, options.workers,
                        options.reuse_port)
     else:

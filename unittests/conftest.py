@@ -92,7 +92,9 @@ def fixture_make_app(tmp_path, small_csv, request):
     def make(store="file", **overrides):
         config = {"CSV_PATH": str(small_csv), "RESULTS_DIR": str(tmp_path / "results"),
                   "LOG_FILE": str(tmp_path / "webserver.log"), "DATASETS_DIR": str(tmp_path / "datasets"),
-                  "NUM_THREADS": 2}
+                  # Tests read the log right after a request: each line is written as logged
+                  # (test_speed.py tests the batches of the default).
+                  "NUM_THREADS": 2, "LOG_FLUSH_MS": 0}
         if store == "redis":
             config["REDIS_URL"] = request.getfixturevalue("redis_url")
         config.update(overrides)

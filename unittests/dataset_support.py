@@ -18,7 +18,8 @@ def make_app(folder, **settings):
     config = {"RESULTS_DIR": os.path.join(folder, "results"),
               "DATASETS_DIR": os.path.join(folder, "datasets"),
               "LOG_FILE": os.path.join(folder, "webserver.log"),
-              "NUM_THREADS": 2}
+              # Tests read the log right after a request.
+              "NUM_THREADS": 2, "LOG_FLUSH_MS": 0}
     config.update(settings)
     return create_app(config)
 

@@ -112,7 +112,8 @@ def app(tmp_path):
     """A fresh app over tmp_path/results."""
     application = create_app({"RESULTS_DIR": str(tmp_path / "results"),
                               "DATASETS_DIR": str(tmp_path / "datasets"),
-                              "LOG_FILE": str(tmp_path / "webserver.log"), "NUM_THREADS": 2})
+                              "LOG_FILE": str(tmp_path / "webserver.log"), "NUM_THREADS": 2,
+                              "LOG_FLUSH_MS": 0})
     application.config["TESTING"] = True
     yield application
     application.extensions["le_stats_sportif"].shutdown(wait=True, timeout=30)

@@ -4,6 +4,7 @@ import functools
 import json
 import os
 import shutil
+import time
 
 import pytest
 
@@ -11,7 +12,7 @@ from app.data_ingestor import STATISTICS, DataIngestor
 from app.job_listing import JobListing
 from app.stores.base import JobStatus
 from app.stores.file_store import JOURNAL_NAME, FileStore as JobStore
-from app.logs import HELD, make_logger
+from app.logs import BATCH_BYTES, make_logger
 
 LOW = "Percent of adults aged 18 years and older who have obesity"
 HIGH = "Percent of adults who engage in muscle-strengthening activities on 2 or more days a week"
@@ -194,32 +195,57 @@ def test_without_hard_links_each_job_gets_a_file_of_its_own(tmp_path, monkeypatc
     assert not os.path.samefile(tmp_path / "job_id_1.json", tmp_path / "job_id_2.json")
 
 
-def test_a_held_line_is_written_with_the_next_one_in_order(tmp_path):
-    logger = make_logger(str(tmp_path / "webserver.log"), 10_000, 2)
-    logger.info("enter one", extra=HELD)
-    logger.info("enter two", extra=HELD)
-    assert not (tmp_path / "webserver.log").exists() or (tmp_path / "webserver.log").read_text() == ""
-    logger.info("answer one")
-    lines = (tmp_path / "webserver.log").read_text().splitlines()
-    assert [line.split(" ", 3)[3] for line in lines] == ["enter one", "enter two", "answer one"]
-    logger.info("enter three", extra=HELD)
+def _log_lines(path):
+    return [line.split(" ", 3)[3] for line in path.read_text().splitlines()] if path.exists() else []
+
+
+def _wait_for(predicate, timeout=10.0):
+    deadline = time.monotonic() + timeout
+    while not predicate() and time.monotonic() < deadline:
+        time.sleep(0.01)
+    return predicate()
+
+
+def test_log_lines_wait_for_the_interval_then_are_written_in_one_batch(tmp_path):
+    path = tmp_path / "webserver.log"
+    logger = make_logger(str(path), 10_000_000, 2, flush_ms=300)
+    logger.info("first")
+    logger.info("second")
+    assert _log_lines(path) == []
+    assert _wait_for(lambda: _log_lines(path) == ["first", "second"], timeout=5)
+    logger.info("third")
     for handler in logger.handlers:
         handler.close()
-    assert (tmp_path / "webserver.log").read_text().splitlines()[-1].endswith("enter three")
+    assert _log_lines(path) == ["first", "second", "third"]
 
 
-def test_held_lines_go_to_the_file_they_were_counted_in(tmp_path):
-    logger = make_logger(str(tmp_path / "webserver.log"), 300, 5)
+def test_a_batch_of_64_kb_is_written_without_waiting_for_the_interval(tmp_path):
+    path = tmp_path / "webserver.log"
+    logger = make_logger(str(path), 10_000_000, 2, flush_ms=600_000)
+    logger.info("short")
+    time.sleep(0.2)
+    assert _log_lines(path) == []
+    for number in range(BATCH_BYTES // 100 + 1):
+        logger.info("%d %s", number, "x" * 100)
+    assert _wait_for(lambda: len(_log_lines(path)) >= BATCH_BYTES // 200, timeout=5)
+    for handler in logger.handlers:
+        handler.close()
+    assert len(_log_lines(path)) == BATCH_BYTES // 100 + 2
+
+
+def test_a_batch_that_crosses_the_size_limit_is_split_between_files_in_order(tmp_path):
+    logger = make_logger(str(tmp_path / "webserver.log"), 300, 5, flush_ms=600_000)
     for number in range(20):
-        logger.info("enter %d", number, extra=HELD)
+        logger.info("enter %d", number)
         logger.info("answer %d", number)
     for handler in logger.handlers:
         handler.close()
     files = sorted((path for path in os.listdir(tmp_path) if path.startswith("webserver.log")),
                    key=lambda name: -int(name.rsplit(".", 1)[1]) if name[-1].isdigit() else 0)
     text = [line.split(" ", 3)[3] for name in files for line in (tmp_path / name).read_text().splitlines()]
+    assert len(files) == 6
     assert text[-12:] == [f"{kind} {number}" for number in range(14, 20) for kind in ("enter", "answer")]
-    assert all(len((tmp_path / name).read_text()) <= 300 for name in files)
+    assert all(len((tmp_path / name).read_text()) < 300 for name in files)
 
 
 def test_a_request_s_lines_are_on_disk_once_it_is_answered(make_app, tmp_path):
