@@ -1,4 +1,6 @@
 """Le Stats Sportif: statistics of the CDC nutrition and activity survey over HTTP."""
+import functools
+
 from flask import Flask, jsonify
 from werkzeug.exceptions import HTTPException
 
@@ -26,6 +28,9 @@ def create_app(config=None):
     from the environment), for example {"RESULTS_DIR": ..., "NUM_THREADS": 2}.
     """
     app = Flask(__name__)
+    # Flask asks of every view and hook, at every request, whether it is a
+    # coroutine function; the answer never changes.
+    app.ensure_sync = functools.cache(app.ensure_sync)
     app.config.update(load_config(config))
     check_guard_settings(app.config)
     app.json.sort_keys = False

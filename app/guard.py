@@ -180,14 +180,15 @@ def guard_requests(app):
 
     @app.before_request
     def guard():
-        if request.method == "OPTIONS" and request.url_rule is not None:
+        current = request._get_current_object()  # pylint: disable=protected-access
+        if current.method == "OPTIONS" and current.url_rule is not None:
             return _options_answer()
-        method, path = request.method, request.path
+        method, path = current.method, current.path
         if changes_something(method, path):
-            reason = cross_site_reason(request.headers, request.scheme, request.host)
+            reason = cross_site_reason(current.headers, current.scheme, current.host)
             if reason:
                 return _refuse(reason, 403)
-        if request.url_rule is None:
+        if current.url_rule is None:
             # No such route, or not with this method: its 404 or 405 says so.
             return None
         if token and needs_token(method, path):

@@ -46,8 +46,11 @@ class JobService:  # pylint: disable=too-many-instance-attributes
         # they came (a shared store out of reach); recorded at the next beat.
         self._unrecorded = collections.deque()
         self._recording = threading.Lock()
-        # Ids of the jobs in this process's pool, from admission until recorded.
+        # Ids of the jobs in this process's pool, from admission until recorded,
+        # and what to call once each is (on_settled); guarded by _settling.
         self._in_pool = set()
+        self._when_settled = {}
+        self._settling = threading.Lock()
         # Owned jobs found not running at the last reconcile(); rerun if still so at the next.
         self._suspects = set()
         for job_id, spec in store.take_unfinished().items():
@@ -111,7 +114,9 @@ class JobService:  # pylint: disable=too-many-instance-attributes
         so that one between its creation and its queueing is left alone.
         """
         owned = self.store.owned_ids()
-        busy = self._in_pool | {job_id for job_id, _, _ in list(self._unrecorded)}
+        with self._settling:
+            busy = set(self._in_pool)
+        busy |= {job_id for job_id, _, _ in list(self._unrecorded)}
         orphans = owned - busy
         ripe, self._suspects = orphans & self._suspects, orphans - self._suspects
         if ripe and not self.pool.is_shutting_down:
@@ -145,7 +150,8 @@ class JobService:  # pylint: disable=too-many-instance-attributes
                 self.logger.info("job_id_%d's outcome recorded after the store came back", job_id)
 
     def _work_item(self, job_id, spec):
-        self._in_pool.add(job_id)
+        with self._settling:
+            self._in_pool.add(job_id)
 
         def compute():
             dataset = spec.get("dataset", DEFAULT_DATASET)
@@ -166,7 +172,7 @@ class JobService:  # pylint: disable=too-many-instance-attributes
             try:
                 settle(encoded, error)
             finally:
-                self._in_pool.discard(job_id)
+                self._left_pool(job_id)
 
         def settle(encoded, error):
             if error is None:
@@ -197,6 +203,25 @@ class JobService:  # pylint: disable=too-many-instance-attributes
                 self._keep(job_id, None, reason, unreachable)
 
         return WorkItem(compute, record, key=job_id)
+
+    def on_settled(self, job_id, callback):
+        """Have `callback()` called, on a pool thread, once the job's outcome is recorded.
+
+        Returns False, and never calls it, when the job is not in this
+        process's pool (unknown, settled already, or another process's).
+        """
+        with self._settling:
+            if job_id not in self._in_pool:
+                return False
+            self._when_settled.setdefault(job_id, []).append(callback)
+            return True
+
+    def _left_pool(self, job_id):
+        with self._settling:
+            self._in_pool.discard(job_id)
+            callbacks = self._when_settled.pop(job_id, ())
+        for callback in callbacks:
+            callback()
 
     def _keep(self, job_id, encoded, reason, error):
         self.logger.error("job_id_%d's outcome kept until the store is back: %s", job_id, error)

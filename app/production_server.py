@@ -88,7 +88,9 @@ def serve(host, port, threads, make_app=None):
         if service is not None:
             warn_if_exposed(app, [host])
         made.append(app)
-        return RsgiAdapter(app, _max_body_bytes(), threads, inline=not (service and service.store.shared))
+        inline = service is not None and not service.store.shared
+        return RsgiAdapter(app, _max_body_bytes(), threads, inline=service is None or inline,
+                           on_settled=service.on_settled if inline else None)
 
     # The app is made by the server once it has set up logging, which
     # closes every handler made before (the service log's among them).

@@ -14,6 +14,11 @@ to a thread and back, which under load is what a request costs most
 longer (an upload, a listing of a million jobs, a data set parsed on first
 use) and runs on one of `threads` threads; so does every request when the
 job store is shared, since a store on the network may keep a call waiting.
+
+A poll that comes while its job is still queued in this process waits for
+it on the loop, up to POLL_WAIT_S, before the app answers it: the job is
+then mostly done by the time the poll is answered, and a client needs one
+poll a job rather than two or three (`on_settled`, JobService.on_settled).
 """
 import asyncio
 import io
@@ -22,7 +27,11 @@ import re
 import sys
 
 from app.data_ingestor import STATISTICS
+from app.validation import job_number
 
+POLL_PATH = re.compile(r"/api/(?:get_results|results)/([^/]+)")
+# How long a poll may wait for its job, queued in this process, to finish.
+POLL_WAIT_S = 0.02
 # Requests run on the event loop's thread when the store is local: polls,
 # and submissions of the bundled data set's statistics (a body naming
 # another data set may have to parse it first).
@@ -46,8 +55,12 @@ def _refuse(protocol, status, reason):
 class RsgiAdapter:
     """A WSGI app as an RSGI app (granian's interface), with request bodies bounded by `max_body_bytes`."""
 
-    def __init__(self, wsgi_app, max_body_bytes, threads, inline=True):
+    def __init__(self, wsgi_app, max_body_bytes, threads, inline=True,  # pylint: disable=too-many-arguments
+                 on_settled=None):
+        """`on_settled(job number, callback)`, when given, calls back once a job of this process
+        is settled and returns True, or returns False at once (JobService.on_settled)."""
         self.wsgi_app = wsgi_app
+        self.on_settled = on_settled
         self.max_body_bytes = max_body_bytes
         self.inline = inline
         self._threads = threads
@@ -87,11 +100,32 @@ class RsgiAdapter:
             return
         environ = self._environ(scope, body)
         if self._runs_inline(scope, body):
+            if self.on_settled is not None and scope.method == "GET":
+                await self._wait_for_job(scope.path)
             status, headers, data = self.call(environ)
         else:
             status, headers, data = await asyncio.get_running_loop().run_in_executor(
                 self._executor, self.call, environ)
         protocol.response_bytes(status, headers, data)
+
+    async def _wait_for_job(self, path):
+        """Wait up to POLL_WAIT_S for the job `path` polls, if it is queued in this process."""
+        polled = POLL_PATH.fullmatch(path)
+        number = job_number(polled.group(1)) if polled else None
+        if number is None:
+            return
+        loop = asyncio.get_running_loop()
+        settled = loop.create_future()
+
+        def wake():
+            if not settled.done():
+                settled.set_result(None)
+
+        if self.on_settled(number, lambda: loop.call_soon_threadsafe(wake)):
+            try:
+                await asyncio.wait_for(settled, POLL_WAIT_S)
+            except asyncio.TimeoutError:
+                pass
 
     def call(self, environ):
         """(status, headers, body bytes) of the WSGI app's answer to `environ`."""
