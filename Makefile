@@ -68,7 +68,7 @@ run_server: install
 serve: install
 	$(BIN)/python -m app.production_server
 
-run_tests: install_test browser redis_server
+run_tests: install_test browser redis_server wrk
 	$(BIN)/python -m pytest unittests
 
 # Over real HTTP: the stored cases, then every question x location x statistic.
@@ -80,7 +80,7 @@ test: run_tests e2e
 
 # The long reliability runs (kill loops, signals, faults, 32 clients x 1,000
 # jobs, fuzzing at length) against real servers; see RELIABILITY.md.
-stress: install_test redis_server
+stress: install_test redis_server wrk
 	$(BIN)/python -m unittests.stress.run
 
 # The benchmark of bench/README.md (about nine minutes); bench_quick is a smoke run.

@@ -14,6 +14,7 @@ from bench.redis_probe import (RedisProcess, hot_path_round_trips, jobs_per_seco
                                parse_csv_output, script_calls)
 from bench.run_bench import PortPicker
 from bench.synth import write_synthetic
+from bench.wrk import MixError, run_wrk, write_mix
 from checker.reference import Reference
 from unittests.test_speed import CSV, LOW
 
@@ -153,3 +154,39 @@ def test_redis_benchmark_figures_are_read_whatever_the_command_holds():
             '"SET","54054.05","0.581","0.144","0.575","0.855","1.015","3.551"\n'
             '"EVALSHA abc 1 k {"q":"a, b"}","31000.00","0.6","0.1","0.5","0.8","1.0","4.8"\n')
     assert parse_csv_output(text) == {"SET": 54054.05, 'EVALSHA abc 1 k {"q":"a, b"}': 31000.0}
+
+
+def test_wrk_counts_every_job_and_compares_every_answer(ours, serve, csv_path, tmp_path):
+    mix, expected = build_mix(Reference(csv_path))
+    url = serve(ours)
+    mix_file = tmp_path / "mix.tsv"
+    assert write_mix(url, mix, expected, mix_file) == len(expected)
+    before = _jobs_on_server(ours)
+    result = run_wrk(url, str(mix_file), 1, connections=2)
+    assert result.failures == 0, result.samples
+    assert result.jobs > 10 and result.requests_per_job >= 2
+    # Every submission reached the server; at most one job a connection was left unfinished.
+    assert result.submits == _jobs_on_server(ours) - before
+    assert result.jobs <= result.submits <= result.jobs + 2
+    assert 0 < result.p50_ms <= result.p99_ms <= result.max_ms
+
+
+def test_wrk_counts_an_answer_that_differs_from_the_checked_one_as_wrong(ours, serve, csv_path, tmp_path):
+    mix, expected = build_mix(Reference(csv_path))
+    url = serve(ours)
+    mix_file = tmp_path / "mix.tsv"
+    write_mix(url, mix, expected, mix_file)
+    lines = mix_file.read_text().splitlines()
+    # Every request of the file expects a different answer than the server gives.
+    mix_file.write_text("".join(line.replace('"data": ', '"data": [0, ') + "\n" for line in lines))
+    result = run_wrk(url, str(mix_file), 1, connections=2)
+    assert result.wrong == result.jobs > 0 and result.errors == 0
+    assert any(sample.startswith("wrong: ") for sample in result.samples)
+
+
+def test_the_mix_is_refused_when_the_server_answers_other_than_the_reference(ours, serve, csv_path, tmp_path):
+    mix, expected = build_mix(Reference(csv_path))
+    key = next(iter(expected))
+    expected[key] = {"not": "the answer"}
+    with pytest.raises(MixError):
+        write_mix(serve(ours), [item for item in mix if item.answer_key == key], expected, tmp_path / "mix.tsv")

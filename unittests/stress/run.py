@@ -66,6 +66,11 @@ class Scenario:
         self.figures["seconds"] = round(time.monotonic() - self.started, 1)
 
 
+# The servers the kill and signal loops take turns with: `flask run`,
+# `python api_server.py` (make run_server) and `make serve`.
+LAUNCHED_BY = ("flask", "script", "production")
+
+
 def join_all(clients, seconds=600):
     """Wait for every client; stop those still running after `seconds`."""
     deadline = time.monotonic() + seconds
@@ -130,7 +135,8 @@ def result_files_whole(results_dir):
 def concurrency(workdir, expectations, size):
     """32 clients x 1,000 jobs on one server; a watcher reads /api/jobs and /api/num_jobs meanwhile."""
     scenario = Scenario(f"concurrency: {size['clients']} clients x {size['jobs']} jobs")
-    server = ServerProcess(workdir).start()
+    # On `make serve`, the production path.
+    server = ServerProcess(workdir, launcher="production").start()
     tally = Tally()
     clients = run_clients(server.url, expectations, tally, clients=size["clients"], jobs=size["jobs"])
     watched = {"listings": 0, "inconsistent": 0}
@@ -174,7 +180,7 @@ def kill_loop(workdir, expectations, size):
         # One worker; half the clients send windows of 50 jobs, so that
         # jobs queue up and are pending at the kill, half poll every 2 jobs,
         # so that jobs are seen done before it.
-        server = ServerProcess(workdir, launcher=("flask", "script")[round_number % 2], threads=1).start()
+        server = ServerProcess(workdir, launcher=LAUNCHED_BY[round_number % 3], threads=1).start()
         reruns_before = server.log_lines("unfinished at the last stop")
         tally = Tally()
         clients = [*run_clients(server.url, expectations, tally, clients=8, jobs=10**6, window=50,
@@ -407,8 +413,8 @@ def signal_loop(workdir, expectations, size):
     exits, longest_drain, pending = [], 0.0, 0
     for round_number in range(size["rounds"]):
         signum = (signal.SIGTERM, signal.SIGINT)[round_number % 2]
-        launcher = ("flask", "flask", "script", "script")[round_number % 4]
-        server = ServerProcess(workdir, launcher=launcher, threads=1).start()
+        # Every launcher meets both signals over six rounds.
+        server = ServerProcess(workdir, launcher=LAUNCHED_BY[round_number % 3], threads=1).start()
         tally = Tally()
         clients = run_clients(server.url, expectations, tally, clients=16, jobs=10**6, window=50,
                               seed=100 + round_number)
@@ -452,7 +458,7 @@ def signal_loop(workdir, expectations, size):
 def wipe_loop(workdir, expectations, size):
     """results/ removed or emptied again and again while clients work."""
     scenario = Scenario("results/ removed or emptied under load")
-    server = ServerProcess(workdir).start()
+    server = ServerProcess(workdir, launcher="production").start()
     tally = Tally()
     # Windows of one job, polled at once: most answers are read before the next wipe.
     clients = run_clients(server.url, expectations, tally, clients=16, jobs=size["jobs"], window=1)
@@ -499,7 +505,7 @@ def _remove(path):
 def disk_faults(workdir, expectations, size):
     """The results folder turned into a file, or the disk full, while clients work."""
     scenario = Scenario("unwritable or full results folder under load")
-    server = ServerProcess(workdir, threads=2).start()
+    server = ServerProcess(workdir, launcher="production", threads=2).start()
     tally = Tally()
     clients = run_clients(server.url, expectations, tally, clients=8, jobs=size["jobs"], window=10)
     swaps = fulls = 0
