@@ -65,11 +65,12 @@ def _count(environ, variable, default):
     return value
 
 
-def serve(host, port, threads, make_app=None):
+def serve(host, port, threads, make_app=None, inline=None):
     """Serve the app on granian in this process until a signal has drained it; the exit status.
 
     `make_app()` builds the app (app.create_app unless given: the benchmark
-    serves variants of it).
+    serves variants of it). The hot routes run on the event loop (`inline`)
+    unless the job store is shared; the benchmark says for its other servers.
     """
     # Imported here: the app (its pool's threads) is made in the worker.
     # pylint: disable=import-outside-toplevel
@@ -88,9 +89,9 @@ def serve(host, port, threads, make_app=None):
         if service is not None:
             warn_if_exposed(app, [host])
         made.append(app)
-        inline = service is not None and not service.store.shared
-        return RsgiAdapter(app, _max_body_bytes(), threads, inline=service is None or inline,
-                           on_settled=service.on_settled if inline else None)
+        local = service is not None and not service.store.shared
+        return RsgiAdapter(app, _max_body_bytes(), threads, inline=local if inline is None else inline,
+                           on_settled=service.on_settled if local else None)
 
     # The app is made by the server once it has set up logging, which
     # closes every handler made before (the service log's among them).

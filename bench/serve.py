@@ -81,9 +81,14 @@ def serve_gunicorn(kind, port, threads, without=(),  # pylint: disable=too-many-
 
 
 def serve_granian(kind, port, threads, without=()):
-    """The server `make serve` runs, serving `kind`, in this process."""
+    """The server `make serve` runs, serving `kind`, in this process.
+
+    The ceiling probe's routes run on the event loop like our hot routes; the
+    naive baseline's, which filter a data frame per request, on threads.
+    """
     from app.production_server import serve  # pylint: disable=import-outside-toplevel
-    return serve("127.0.0.1", port, threads, make_app=lambda: build(kind, without))
+    return serve("127.0.0.1", port, threads, make_app=lambda: build(kind, without),
+                 inline=None if kind == "ours" else kind == "ceiling")
 
 
 def granian_wsgi_target():

@@ -105,11 +105,13 @@ def read_result_files(results_dir):
 # -- kill -9 and restart -------------------------------------------------------
 
 
+@pytest.mark.parametrize("gated", ["script", "production"])
 def test_kill_9_then_restart_keeps_answers_reruns_unfinished_and_continues_ids(servers, tmp_path,
-                                                                                expectations):
+                                                                                expectations, gated):
     gate = str(tmp_path / "gate")
     open(gate, "w", encoding="ascii").close()
-    server = servers(launcher="gated", gate=gate, threads=1)
+    server = servers(launcher="gated", gate=gate, threads=1,
+                     environment={"LSS_GATED_SERVER": "production" if gated == "production" else ""})
     done_before = {}
     for endpoint, body in REQUESTS[:5]:
         job_id = post(server.url, endpoint, body).json()["job_id"]
@@ -178,11 +180,14 @@ def test_a_journal_entry_the_disk_took_only_part_of_is_rolled_back(tmp_path, mon
 
 
 @pytest.mark.parametrize("launcher, signum", [("flask", signal.SIGTERM), ("script", signal.SIGINT),
-                                              ("flask", signal.SIGINT), ("script", signal.SIGTERM)])
+                                              ("flask", signal.SIGINT), ("script", signal.SIGTERM),
+                                              ("production", signal.SIGTERM), ("production", signal.SIGINT)])
 def test_a_signal_stops_intake_drains_every_job_and_exits_0(servers, tmp_path, expectations, launcher,
                                                              signum):
     gate = str(tmp_path / "gate")
-    server = servers(launcher="gated", gate=gate, threads=2)
+    # The gated server is the script, or `make serve` for the production cases.
+    server = servers(launcher="gated", gate=gate, threads=2,
+                     environment={"LSS_GATED_SERVER": "production" if launcher == "production" else ""})
     if launcher == "flask":
         # The gated server is the script; check that `flask run` installs the same handlers.
         plain = ServerProcess(tmp_path / "plain", launcher="flask")

@@ -2,8 +2,9 @@
 
 Jobs normally finish in a millisecond, too fast to catch one unfinished.
 Started with LSS_GATE=<path>, this runs the real server (api_server.py,
-its signal handlers and its development server) but each job waits, before
-computing, until <path> exists. The tests then kill, signal or flood a
+its signal handlers and its development server; or, with
+LSS_GATED_SERVER=production, `make serve`'s app.production_server) but each
+job waits, before computing, until <path> exists. The tests then kill, signal or flood a
 server whose jobs are known to be pending, and open the gate when they choose.
 """
 import os
@@ -34,7 +35,9 @@ def _gated_work_item(service, job_id, spec):
 
 JobService._work_item = _gated_work_item  # pylint: disable=protected-access
 
-import api_server  # noqa: E402
-
 if __name__ == "__main__":
+    if os.environ.get("LSS_GATED_SERVER") == "production":
+        from app import production_server  # noqa: E402
+        sys.exit(production_server.main([]))
+    import api_server  # noqa: E402
     api_server.app.run(host="127.0.0.1", port=int(os.environ["FLASK_RUN_PORT"]))
