@@ -63,8 +63,8 @@ $(VENV)/.installed-bench: requirements.txt requirements-bench.txt | $(BIN)/pytho
 run_server: install
 	$(BIN)/python api_server.py
 
-# Production: waitress (app/production_server.py): one process with threads,
-# or one per core when LSS_REDIS_URL makes the workers share their jobs in Redis.
+# Production: granian (app/production_server.py): one process, or one per core
+# when LSS_REDIS_URL makes the workers share their jobs in Redis.
 serve: install
 	$(BIN)/python -m app.production_server
 
