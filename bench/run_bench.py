@@ -802,14 +802,19 @@ def main(argv=None):
         if "breakdown" in options.only:
             lines, notes = breakdown(options, scratch, ports, mix, expected)
             report += ["## What each duty costs", "", *lines, "", *notes, ""]
+    write_report(report, started, "report.md")
+    return 1 if failed else 0
+
+
+def write_report(report, started, name):
+    """End the report (lines) with the load and the run's time, print it and write bench/out/<name>."""
     report.append(f"Load average at end: {load_average()}. "
                   f"The whole run took {time.perf_counter() - started:.0f} s.")
     text = "\n".join(report) + "\n"
     print("\n" + text)
     os.makedirs(os.path.join(ROOT, "bench", "out"), exist_ok=True)
-    with open(os.path.join(ROOT, "bench", "out", "report.md"), "w", encoding="utf-8") as file:
+    with open(os.path.join(ROOT, "bench", "out", name), "w", encoding="utf-8") as file:
         file.write(text)
-    return 1 if failed else 0
 
 
 if __name__ == "__main__":

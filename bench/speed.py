@@ -24,7 +24,7 @@ import time
 from datetime import datetime, timezone
 
 from bench.loadgen import build_mix
-from bench.run_bench import BUNDLED, ROOT, PortPicker, ServerProcess, load_average, machine
+from bench.run_bench import BUNDLED, PortPicker, ServerProcess, load_average, machine, write_report
 from bench.wrk import WrkResult, run_wrk, write_mix
 from checker.reference import Reference
 
@@ -253,12 +253,7 @@ def main(argv=None):
             lines, tallies = breakdown_section(options, scratch, ports)
             failed |= any(tally.total.failures for tally in tallies.values())
             report += ["## What each duty costs", *lines, ""]
-    report.append(f"Load average at end: {load_average()}. The whole run took {time.perf_counter() - started:.0f} s.")
-    text = "\n".join(report) + "\n"
-    print("\n" + text)
-    os.makedirs(os.path.join(ROOT, "bench", "out"), exist_ok=True)
-    with open(os.path.join(ROOT, "bench", "out", "speed.md"), "w", encoding="utf-8") as file:
-        file.write(text)
+    write_report(report, started, "speed.md")
     return 1 if failed else 0
 
 

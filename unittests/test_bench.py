@@ -136,8 +136,10 @@ def test_redis_counts_at_most_three_round_trips_for_each_job_of_the_load(tmp_pat
     assert calls["CREATE"] == calls["FINISH"] >= result.jobs >= 40
     # Most first done polls are answered by the process that ran the job, without Redis.
     assert calls["LOOKUP"] < calls["FINISH"]
-    deltas["polls running"] = max(0, result.requests - 2 * result.jobs)
-    assert 2 <= hot_path_round_trips(deltas, bench_redis.handshake) < 3
+    # Requests beyond a submission and a done poll a job: polls that found their job running,
+    # and the submissions of jobs still running when the load stopped (a CREATE each).
+    deltas["polls running"] = max(0, result.requests - result.jobs - calls["CREATE"])
+    assert 2 <= hot_path_round_trips(deltas, bench_redis.handshake) < 3, (deltas, result.requests, result.jobs)
 
 
 def test_the_paper_figures_run_the_stores_scripts(bench_redis):
@@ -165,8 +167,10 @@ def test_wrk_counts_every_job_and_compares_every_answer(ours, serve, csv_path, t
     result = run_wrk(url, str(mix_file), 1, connections=2)
     assert result.failures == 0, result.samples
     assert result.jobs > 10 and result.requests_per_job >= 2
-    # Every submission reached the server; at most one job a connection was left unfinished.
-    assert result.submits == _jobs_on_server(ours) - before
+    # Every answered submission made a job; the run's end may cut off one a connection,
+    # and leave one a connection unfinished.
+    created = _jobs_on_server(ours) - before
+    assert result.submits <= created <= result.submits + 2
     assert result.jobs <= result.submits <= result.jobs + 2
     assert 0 < result.p50_ms <= result.p99_ms <= result.max_ms
 

@@ -158,6 +158,13 @@ class RedisStore(JobStore):  # pylint: disable=too-many-instance-attributes
         self._reachable()
         digest = hashlib.blake2b(encoded, digest_size=16).hexdigest()
         known = digest in self._known_answers
+        # A place for the first poll's answer, taken before Redis hears of the
+        # job: a poll that finds it done in Redis meanwhile takes the place
+        # away (_lookup), so that no later poll is answered from here.
+        with self._lock:
+            if len(self._first_polls) >= FIRST_POLLS_KEPT:
+                self._first_polls.popitem(last=False)
+            self._first_polls[job_id] = None
         try:
             done = self._settle(self._scripts["FINISH"], job_id, keys.ANSWER, digest,
                                 "0" if known else "1", b"" if known else encoded)
@@ -166,17 +173,19 @@ class RedisStore(JobStore):  # pylint: disable=too-many-instance-attributes
                 # without its append-only file): send it after all.
                 done = self._settle(self._scripts["FINISH"], job_id, keys.ANSWER, digest, "1", encoded)
         except redis.RedisError as error:
+            with self._lock:
+                self._first_polls.pop(job_id, None)
             raise self._unavailable(error) from error
         with self._lock:
             if len(self._known_answers) >= ANSWERS_KNOWN:
                 self._known_answers.clear()
             self._known_answers.add(digest)
-            if done == 1:
+            if done == 1 and job_id in self._first_polls:
                 # Recorded in Redis first: the poll this process answers from
                 # here finds what Redis holds.
-                if len(self._first_polls) >= FIRST_POLLS_KEPT:
-                    self._first_polls.popitem(last=False)
                 self._first_polls[job_id] = (encoded, time.monotonic())
+            else:
+                self._first_polls.pop(job_id, None)
 
     def fail(self, job_id, reason):
         self._reachable()
@@ -201,6 +210,7 @@ class RedisStore(JobStore):  # pylint: disable=too-many-instance-attributes
     def _lookup(self, job_id, with_answer):
         if with_answer:
             with self._lock:
+                # None: the job is being recorded; this poll reads Redis, and is its first.
                 kept = self._first_polls.pop(job_id, None)
             if kept is not None and time.monotonic() - kept[1] < self._first_poll_s:
                 # The poll that finds a job done mostly comes to the process
