@@ -189,6 +189,9 @@ JOB_ID = {"name": "job_id", "in": "path", "required": True, "schema": {"type": "
           "description": "job_id_N, or N alone.", "example": "job_id_1"}
 DATASET = {"name": "dataset", "in": "query", "required": False, "schema": {"type": "string"},
            "description": "A data set id of GET /api/datasets; the bundled data when left out."}
+QUESTION_FILTER = {"name": "question", "in": "query", "required": False, "schema": {"type": "string"},
+                   "description": "A question of the data set: only the locations with data for it "
+                                  "(the ones its state statistics accept)."}
 BAD_BODY = _error("The body is not a JSON object, or a field is missing, of the wrong type or unknown.",
                   'unknown question "Percent of cats"; GET /api/questions lists the questions')
 TOO_LARGE = _error("The body is larger than the server accepts.", "Request Entity Too Large")
@@ -322,9 +325,14 @@ def _paths():
         "Data", "questions", "The questions, each with whether a lower value is better", "Questions",
         {"status": "done", "data": [{"question": QUESTION, "lower_is_better": True}]},
         parameters=[DATASET], errors={"400": BAD_DATASET})
-    paths["/api/states"] = _read("Data", "states", "The locations of the data", "States",
+    paths["/api/states"] = _read("Data", "states", "The locations of the data; with question, those "
+                                 "with data for that question", "States",
                                  {"status": "done", "data": ["Alabama", "Alaska"]},
-                                 parameters=[DATASET], errors={"400": BAD_DATASET})
+                                 parameters=[DATASET, QUESTION_FILTER],
+                                 errors={"400": _error("The dataset parameter names no data set, or the "
+                                                       "question parameter no question of it.",
+                                                       'unknown question "Percent of cats"; GET '
+                                                       "/api/questions lists the questions")})
     paths["/api/datasets"] = {
         **_read("Data", "list_datasets", "Every data set with its row count and questions", "DatasetList",
                 {"status": "done", "max_upload_bytes": 67108864, "data": [

@@ -1,4 +1,6 @@
 """The HTTP layer: parse and validate, hand work to the jobs, map outcomes to JSON."""
+import json
+
 from flask import Blueprint, Response, current_app, jsonify, request
 from werkzeug.exceptions import RequestEntityTooLarge
 
@@ -179,5 +181,13 @@ def questions():
 
 @api.get("/api/states")
 def states():
-    """The locations of a data set (?dataset=<id>)."""
-    return jsonify({"status": "done", "data": _queried_dataset().locations})
+    """The locations of a data set (?dataset=<id>); with ?question=<text>, only those with data for it."""
+    ingestor = _queried_dataset()
+    question = request.args.get("question")
+    if question is None:
+        return jsonify({"status": "done", "data": ingestor.locations})
+    if not ingestor.has_question(question):
+        query = "" if request.args.get("dataset") is None else f"?dataset={request.args['dataset']}"
+        raise RequestError(f"unknown question {json.dumps(question)}; GET /api/questions{query} lists the questions")
+    return jsonify({"status": "done", "data": [location for location in ingestor.locations
+                                               if ingestor.has_rows(question, location)]})

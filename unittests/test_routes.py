@@ -5,6 +5,7 @@ import threading
 import pytest
 import redis
 
+from checker.reference import Reference
 from unittests.conftest import HIGH, LOW, run_job, wait_for
 
 QUESTION_ONLY = {
@@ -91,6 +92,18 @@ def test_questions_and_states(client):
         {"question": LOW, "lower_is_better": True}, {"question": HIGH, "lower_is_better": False}]}
     assert client.get("/api/states").get_json() == {
         "status": "done", "data": ["Guam", "Ohio", "Texas", "Utah"]}
+
+
+def test_states_of_a_question_are_the_locations_with_data_for_it(app, client):
+    reference = Reference(app.config["CSV_PATH"])
+    for question in (LOW, HIGH):
+        listed = client.get("/api/states", query_string={"question": question}).get_json()
+        assert listed == {"status": "done", "data": sorted(reference.states(question))}
+    # The small data set has a location without data for one of its questions.
+    assert sorted(reference.states(LOW)) != sorted(reference.states(HIGH))
+    refused = client.get("/api/states", query_string={"question": "Percent of cats"})
+    assert refused.status_code == 400 and refused.get_json()["reason"] == (
+        'unknown question "Percent of cats"; GET /api/questions lists the questions')
 
 
 @pytest.mark.parametrize("endpoint, body, status, reason", [
