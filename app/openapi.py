@@ -189,6 +189,12 @@ JOB_ID = {"name": "job_id", "in": "path", "required": True, "schema": {"type": "
           "description": "job_id_N, or N alone.", "example": "job_id_1"}
 DATASET = {"name": "dataset", "in": "query", "required": False, "schema": {"type": "string"},
            "description": "A data set id of GET /api/datasets; the bundled data when left out."}
+ANSWER_FORMAT = {"name": "format", "in": "query", "required": False,
+                 "schema": {"type": "string", "enum": ["json", "csv"], "default": "json"},
+                 "description": "csv: a finished job's answer as text/csv, a header row and one row per key "
+                                "(state, value; state, category, segment, value for the by-category answers; "
+                                "statistic, value for global_mean). A job not done answers in JSON as "
+                                "without it."}
 QUESTION_FILTER = {"name": "question", "in": "query", "required": False, "schema": {"type": "string"},
                    "description": "A question of the data set: only the locations with data for it "
                                   "(the ones its state statistics accept)."}
@@ -292,12 +298,19 @@ def _paths():
                       "400": BAD_BODY, "413": TOO_LARGE, "503": REFUSED_WORK},
     }}
     result_example = {"status": "done", "data": {"Ohio": 30.1}}
-    paths["/api/get_results/{job_id}"] = _job_operation(
-        "get_results", "A job's status and, once done, its answer", "JobResult", result_example,
-        {"410": EXPIRED_OR_GONE, "503": RESULT_UNREADABLE})
-    paths["/api/results/{job_id}"] = _job_operation(
-        "results", "The same as /api/get_results/{job_id}", "JobResult", result_example,
-        {"410": EXPIRED_OR_GONE, "503": RESULT_UNREADABLE})
+    for path, operation_id, summary in (("/api/get_results/{job_id}", "get_results",
+                                         "A job's status and, once done, its answer"),
+                                        ("/api/results/{job_id}", "results",
+                                         "The same as /api/get_results/{job_id}")):
+        paths[path] = _job_operation(operation_id, summary, "JobResult", result_example,
+                                     {"410": EXPIRED_OR_GONE, "503": RESULT_UNREADABLE,
+                                      "400": _error("format is neither json nor csv.",
+                                                    '"format" must be json or csv')})
+        operation = paths[path]["get"]
+        operation["parameters"] = [JOB_ID, ANSWER_FORMAT]
+        operation["responses"]["200"]["content"]["text/csv"] = {
+            "schema": {"type": "string"},
+            "example": "state,value\r\nOhio,30.1\r\n"}
     paths["/api/status/{job_id}"] = _job_operation(
         "status", "A job's status alone", "JobStatus", {"status": "running"}, {"410": EXPIRED_OR_GONE})
     paths["/api/jobs"] = _read("Jobs", "jobs", "Every job kept and its status, oldest first", "JobList",

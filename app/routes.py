@@ -4,6 +4,7 @@ import json
 from flask import Blueprint, Response, current_app, jsonify, request
 from werkzeug.exceptions import RequestEntityTooLarge
 
+from app.answer_csv import answer_csv
 from app.data_ingestor import STATISTICS
 from app.job_listing import page_answer
 from app.stores.base import AnswerRemoved, JobExpired, JobStatus, StorageError, StoreUnavailable, job_name
@@ -101,8 +102,14 @@ def _job_number(text):
 @api.get("/api/get_results/<path:job_id>")
 @api.get("/api/results/<path:job_id>")
 def get_results(job_id):
-    """A job's status and, once done, its answer, served as stored: one look-up in the store."""
+    """A job's status and, once done, its answer, served as stored: one look-up in the store.
+
+    With ?format=csv a finished job's answer is CSV (app.answer_csv); a job
+    not done answers as without it.
+    """
     number = _job_number(job_id)
+    # Most polls have no query: the arguments are parsed only when there are some.
+    as_csv = bool(request.environ.get("QUERY_STRING")) and _answer_format() == "csv"
     try:
         found = _service().store.lookup(number)
     except JobExpired:
@@ -121,7 +128,17 @@ def get_results(job_id):
         return jsonify({"status": "error", "reason": found.reason})
     if found.status is JobStatus.RUNNING:
         return _json(RUNNING)
+    if as_csv:
+        return Response(answer_csv(found.answer), mimetype="text/csv",
+                        headers={"Content-Disposition": f'attachment; filename="{job_name(number)}.csv"'})
     return _json(b'{"status": "done", "data": ' + found.answer + b"}")
+
+
+def _answer_format():
+    answer_format = request.args.get("format", "json")
+    if answer_format not in ("json", "csv"):
+        raise RequestError('"format" must be json or csv')
+    return answer_format
 
 
 @api.get("/api/status/<path:job_id>")

@@ -1,12 +1,14 @@
 """Every route, status code and JSON shape, through Flask's test client."""
+import csv
+import io
 import os
 import threading
 
 import pytest
 import redis
 
-from checker.reference import Reference
-from unittests.conftest import HIGH, LOW, run_job, wait_for
+from checker.reference import ENDPOINTS, STATE_ENDPOINTS, Reference, compare
+from unittests.conftest import HIGH, LOW, hold_jobs, run_job, wait_for
 
 QUESTION_ONLY = {
     "states_mean": {"Ohio": 15.0, "Texas": 30.0, "Utah": 40.0},
@@ -193,3 +195,51 @@ def test_after_a_shutdown_every_submission_is_refused_valid_or_not(client):
         response = client.post(f"/api/{endpoint}", data=body, content_type="application/json")
         assert response.status_code == 503
         assert response.get_json() == {"status": "error", "reason": "shutting down"}
+
+
+def _from_csv(text, endpoint):
+    """The answer a CSV of ?format=csv stands for, in the JSON answer's shape, numbers parsed."""
+    rows = list(csv.reader(io.StringIO(text)))
+    header, rows = rows[0], rows[1:]
+    if endpoint == "global_mean":
+        assert header == ["statistic", "value"] and [row[0] for row in rows] == ["global_mean"]
+        return {"global_mean": float(rows[0][1])}
+    if endpoint == "mean_by_category":
+        assert header == ["state", "category", "segment", "value"]
+        return {str((state, category, segment)): float(value) for state, category, segment, value in rows}
+    if endpoint == "state_mean_by_category":
+        assert header == ["state", "category", "segment", "value"]
+        return {rows[0][0]: {str((category, segment)): float(value) for _, category, segment, value in rows}}
+    assert header == ["state", "value"]
+    return {state: float(value) for state, value in rows}
+
+
+@pytest.mark.parametrize("endpoint", ENDPOINTS)
+def test_a_finished_answer_as_csv_holds_the_reference_s_numbers(app, client, endpoint):
+    body = {"question": LOW, "state": "Ohio"} if endpoint in STATE_ENDPOINTS else {"question": LOW}
+    job_id = client.post(f"/api/{endpoint}", json=body).get_json()["job_id"]
+    wait_for(client, job_id)
+    for route in ("get_results", "results"):
+        response = client.get(f"/api/{route}/{job_id}", query_string={"format": "csv"})
+        assert response.status_code == 200 and response.mimetype == "text/csv"
+        assert response.headers["Content-Disposition"] == f'attachment; filename="{job_id}.csv"'
+        expected = Reference(app.config["CSV_PATH"]).answer(endpoint, body)
+        assert compare(expected, _from_csv(response.get_data(as_text=True), endpoint), tolerance=1e-9) is None
+    # Rows in the answer's order, numbers to the last digit.
+    answer = client.get(f"/api/get_results/{job_id}").get_json()["data"]
+    assert _from_csv(client.get(f"/api/get_results/{job_id}?format=csv").get_data(as_text=True), endpoint) == answer
+
+
+def test_csv_of_a_job_not_done_or_unknown_answers_as_json_does(app, client):
+    release = hold_jobs(app)
+    try:
+        job_id = client.post("/api/global_mean", json={"question": LOW}).get_json()["job_id"]
+        running = client.get(f"/api/get_results/{job_id}?format=csv")
+        assert running.status_code == 200 and running.get_json() == {"status": "running"}
+    finally:
+        release.set()
+    assert client.get("/api/get_results/job_id_999?format=csv").status_code == 404
+    refused = client.get(f"/api/get_results/{job_id}?format=xml")
+    assert refused.status_code == 400 and refused.get_json()["reason"] == '"format" must be json or csv'
+    wait_for(client, job_id)
+    assert client.get(f"/api/get_results/{job_id}?format=json").get_json()["status"] == "done"
