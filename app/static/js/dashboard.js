@@ -76,12 +76,21 @@ function describeDataset() {
 
 async function loadDatasetContents() {
   describeDataset();
-  const dataset = fields.dataset.value;
-  const [questions, states] = await Promise.all([
-    getJSON(withDataset("/api/questions", dataset)), getJSON(withDataset("/api/states", dataset))]);
+  const questions = await getJSON(withDataset("/api/questions", fields.dataset.value));
   page.questions = questions.data;
   options(fields.question, page.questions.map((item) => [item.question, item.question]), true);
-  options(fields.state, states.data.map((state) => [state, state]), true);
+  await loadStates();
+}
+
+// Only the places with data for the question are offered, and none is
+// chosen for the user: a run for a state nobody picked would go unnoticed.
+async function loadStates() {
+  const question = fields.question.value;
+  const url = withDataset("/api/states", fields.dataset.value);
+  const states = question
+    ? await getJSON(`${url}${url.includes("?") ? "&" : "?"}question=${encodeURIComponent(question)}`)
+    : { data: [] };
+  options(fields.state, [["", "Choose a state"], ...states.data.map((state) => [state, state])], true);
   describeChoice();
 }
 
@@ -94,6 +103,7 @@ function describeChoice() {
   const analysis = ANALYSES[fields.analysis.value];
   $("state-field").hidden = !analysis.needsState;
   fields.state.disabled = !analysis.needsState;
+  fields.state.required = analysis.needsState;
   $("analysis-hint").textContent = analysis.hint;
   $("endpoint").textContent = `POST /api/${fields.analysis.value}`;
   const question = fields.question.value;
@@ -115,6 +125,11 @@ async function run(event) {
   const dataset = fields.dataset.value;
   const question = fields.question.value;
   const body = { question };
+  if (ANALYSES[analysis].needsState && !fields.state.value) {
+    refuse("choose a state first: this analysis is about one state.");
+    fields.state.focus();
+    return;
+  }
   if (ANALYSES[analysis].needsState) body.state = fields.state.value;
   if (dataset !== "default") body.dataset = dataset;
   const submit = $("submit");
@@ -294,7 +309,7 @@ async function upload() {
 async function start() {
   fillAnalyses();
   fields.analysis.addEventListener("change", describeChoice);
-  fields.question.addEventListener("change", describeChoice);
+  fields.question.addEventListener("change", () => loadStates().catch((error) => refuse(error.message)));
   fields.dataset.addEventListener("change", () => loadDatasetContents().catch((error) => refuse(error.message)));
   fields.upload.addEventListener("change", upload);
   form.addEventListener("submit", run);
