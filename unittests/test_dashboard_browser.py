@@ -244,6 +244,19 @@ def test_every_state_by_category_with_a_state_picker(dashboard, reference):
     dashboard.assert_healthy()
 
 
+def test_each_page_has_one_h1_and_a_run_leaves_focus_on_its_answer(dashboard, reference):
+    dashboard.open()
+    assert dashboard.page.locator("h1").count() == 1
+    assert dashboard.page.locator("h1").text_content().strip() == "Le Stats Sportif"
+    question = reference.questions()[0]
+    dashboard.run("global_mean", question)
+    assert dashboard.page.evaluate("document.activeElement.id") == "answer-title"
+    assert dashboard.page.locator("#answer-title").text_content() == question
+    dashboard.open("/docs")
+    assert dashboard.page.locator("h1").count() == 1
+    dashboard.assert_healthy()
+
+
 def test_the_state_picker_offers_only_the_states_with_data_and_chooses_none(dashboard, reference):
     question = next(q for q in reference.questions() if "Virgin Islands" not in reference.states(q))
     other = next(q for q in reference.questions() if "Virgin Islands" in reference.states(q))

@@ -157,6 +157,9 @@ async function run(event) {
   remember(jobId, spec);
   refreshJobs();
   await show(jobId);
+  // Keyboard and screen-reader users land on the answer they asked for.
+  const shownId = answer.querySelector(".job-id");
+  if (shownId && shownId.textContent === jobId) $("answer-title").focus();
   // On a narrow screen the answer is below the form, out of sight.
   if (window.matchMedia("(max-width: 780px)").matches) answer.scrollIntoView({ block: "start" });
 }
@@ -167,7 +170,7 @@ function heading(jobId, spec, status) {
   const label = spec ? ANALYSES[spec.analysis].label : "An earlier job";
   return h("header", { class: "answer-head" },
     h("p", { class: "eyebrow" }, spec ? `${label} · ${spec.datasetName}` : label),
-    h("h2", { id: "answer-title" }, spec ? spec.question : jobId),
+    h("h2", { id: "answer-title", tabindex: "-1" }, spec ? spec.question : jobId),
     h("p", { class: "meta" },
       h("span", { id: "job-status", class: `chip ${status}` }, status),
       h("span", { class: "job-id" }, jobId),
