@@ -226,6 +226,19 @@ def test_one_state_by_category(dashboard, reference):
     dashboard.assert_healthy()
 
 
+def test_ordinal_segments_come_in_their_natural_order(dashboard):
+    dashboard.open().run("state_mean_by_category", OBESITY, "Ohio")
+    order = dashboard.page.evaluate("""() => Object.fromEntries([...document.querySelectorAll('#view-table tbody')]
+        .map(group => [group.querySelector('tr.group th').textContent,
+                       [...group.querySelectorAll('tr:not(.group)')].map(row => row.cells[0].textContent)]))""")
+    assert order["Education"] == ["Less than high school", "High school graduate",
+                                  "Some college or technical school", "College graduate"]
+    assert order["Age (years)"] == ["18 - 24", "25 - 34", "35 - 44", "45 - 54", "55 - 64", "65 or older"]
+    assert order["Income"][:2] == ["Less than $15,000", "$15,000 - $24,999"]
+    assert order["Income"].index("$75,000 or greater") == order["Income"].index("$50,000 - $74,999") + 1
+    dashboard.assert_healthy()
+
+
 def test_every_state_by_category_with_a_state_picker(dashboard, reference):
     dashboard.open().run("mean_by_category", MUSCLE)
     every = reference.mean_by_category(MUSCLE)

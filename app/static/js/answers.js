@@ -179,9 +179,16 @@ function oneStateDiffView(context, data) {
                                                  title: `Map marking ${state}` }))];
 }
 
-// Segments in the order people expect: by the first number in their name
-// ("Less than $15,000" first, "65 or older" after "55 - 64"), the others by name.
+// Education levels have no number to go by: their ladder, lowest first.
+const EDUCATION = ["Less than high school", "High school graduate", "Some college or technical school",
+                   "College graduate"];
+
+// Segments in the order people expect: education up its ladder, the others by
+// the first number in their name ("Less than $15,000" first, "65 or older"
+// after "55 - 64"), and the rest by name.
 function segmentRank(segment) {
+  const level = EDUCATION.indexOf(segment);
+  if (level >= 0) return level;
   if (/^less than/i.test(segment)) return -1;
   const found = segment.replace(/,/g, "").match(/\d+(\.\d+)?/);
   return found ? Number(found[0]) : Infinity;
