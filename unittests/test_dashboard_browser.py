@@ -259,6 +259,7 @@ def test_every_state_by_category_with_a_state_picker(dashboard, reference):
 
 def test_each_page_has_one_h1_and_a_run_leaves_focus_on_its_answer(dashboard, reference):
     dashboard.open()
+    assert dashboard.page.locator("#data-credit").text_content().startswith("Data: US CDC")
     assert dashboard.page.locator("h1").count() == 1
     assert dashboard.page.locator("h1").text_content().strip() == "Le Stats Sportif"
     question = reference.questions()[0]
@@ -382,6 +383,9 @@ def test_an_upload_is_analysed_like_the_survey(dashboard, tmp_path):
     assert compare(reference.states_mean(question), dashboard.table()[0]) is None
     assert dashboard.bars() == 4
     assert "my-survey.csv" in dashboard.page.locator(".eyebrow").text_content()
+    # The footer credits the upload, not the CDC survey, under its answers.
+    credit = dashboard.page.locator("#data-credit").text_content()
+    assert "my-survey.csv" in credit and "CDC" in credit and credit.startswith("Data: my-survey.csv")
     dashboard.screenshot("dashboard-upload-desktop")
     dashboard.run("state_mean_by_category", question, "Utah")
     assert compare(reference.state_mean_by_category(question, "Utah")["Utah"],

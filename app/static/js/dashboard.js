@@ -68,7 +68,16 @@ async function loadDatasets(select) {
   $("upload-limit").textContent = `CSV with the survey's columns, up to ${bytes(page.maxUpload)}.`;
 }
 
+// The footer credits the data of the answer shown, or else of the data set chosen.
+const CDC_CREDIT = $("data-credit").textContent;
+
+function credit(datasetId) {
+  $("data-credit").textContent = datasetId === "default" ? CDC_CREDIT
+    : `Data: ${datasetName(datasetId)}, a data set uploaded to this server (not the CDC survey).`;
+}
+
 function describeDataset() {
+  if (!page.shown) credit(fields.dataset.value);
   const dataset = page.datasets.find((item) => item.id === fields.dataset.value);
   $("dataset-hint").textContent = dataset
     ? `${plural(dataset.rows, "row")}, ${plural(dataset.questions.length, "question")}` : "";
@@ -193,6 +202,7 @@ function draw() {
     : [h("pre", { class: "raw" }, JSON.stringify(data, null, 2))];
   const focused = document.activeElement && document.activeElement.id;
   clear(answer).append(heading(jobId, spec, "done"), ...body);
+  if (spec) credit(spec.dataset);
   if (focused && answer.contains($(focused))) $(focused).focus();
 }
 
