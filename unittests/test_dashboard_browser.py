@@ -6,11 +6,14 @@ independent reference of checker/reference.py. Screenshots of the main views
 are saved under screenshots/.
 """
 import ast
+import csv
+import io
 import json
 import os
 import threading
 import urllib.error
 import urllib.request
+from pathlib import Path
 
 import pytest
 from playwright.sync_api import sync_playwright
@@ -174,6 +177,22 @@ def test_states_mean_shows_the_reference_numbers_in_a_table_a_chart_and_a_map(da
     assert dashboard.page.locator("#view-map g.tile:not(.empty)").count() == len(expected)
     assert "lower is better" in dashboard.page.locator("#view-map .legend").text_content()
     dashboard.screenshot("dashboard-states-mean-desktop")
+    dashboard.assert_healthy()
+
+
+def test_the_answer_downloads_as_csv_and_json_with_the_reference_numbers(dashboard, reference):
+    dashboard.open().run("mean_by_category", OBESITY)
+    expected = reference.mean_by_category(OBESITY)
+    with dashboard.page.expect_download() as caught:
+        dashboard.page.click("#download-csv")
+    rows = list(csv.reader(io.StringIO(Path(caught.value.path()).read_text(encoding="utf-8"))))
+    assert caught.value.suggested_filename.endswith(".csv")
+    assert rows[0] == ["state", "category", "segment", "value"]
+    assert compare(expected, {str(tuple(row[:3])): float(row[3]) for row in rows[1:]}) is None
+    with dashboard.page.expect_download() as caught:
+        dashboard.page.click("#download-json")
+    answer = json.loads(Path(caught.value.path()).read_text(encoding="utf-8"))
+    assert answer["status"] == "done" and compare(expected, answer["data"]) is None
     dashboard.assert_healthy()
 
 

@@ -188,6 +188,14 @@ function heading(jobId, spec, status) {
         `${spec.lowerIsBetter ? "↓" : "↑"} ${direction(spec.lowerIsBetter)}`) : null));
 }
 
+// The answer to take away, as the server gives it: CSV (a row per key) or JSON.
+function downloads(jobId) {
+  const path = `/api/get_results/${encodeURIComponent(jobId)}`;
+  return h("p", { class: "downloads" }, "Download: ",
+    h("a", { id: "download-csv", href: `${path}?format=csv`, download: `${jobId}.csv` }, "CSV"), " · ",
+    h("a", { id: "download-json", href: path, download: `${jobId}.json` }, "JSON"));
+}
+
 function chartWidth() {
   return Math.max(280, answer.clientWidth - (window.innerWidth < 640 ? 34 : 58));
 }
@@ -201,7 +209,7 @@ function draw() {
   const body = spec ? answerBody(context, data, chartWidth(), redraw)
     : [h("pre", { class: "raw" }, JSON.stringify(data, null, 2))];
   const focused = document.activeElement && document.activeElement.id;
-  clear(answer).append(heading(jobId, spec, "done"), ...body);
+  clear(answer).append(heading(jobId, spec, "done"), downloads(jobId), ...body);
   if (spec) credit(spec.dataset);
   if (focused && answer.contains($(focused))) $(focused).focus();
 }
