@@ -130,10 +130,12 @@ SCHEMAS = {
               "properties": {"status": {"type": "string", "enum": ["alive"]}}},
     "Ready": {"type": "object", "required": ["status"],
               "properties": {"status": {"type": "string", "enum": ["ready"]}}},
-    "Questions": _listing({"type": "object", "required": ["question", "lower_is_better"],
+    "Questions": _listing({"type": "object", "required": ["question", "lower_is_better", "global_mean"],
                            "properties": {"question": {"type": "string"},
-                                          "lower_is_better": {"type": "boolean"}}},
-                          "The questions of the data set, each with its direction."),
+                                          "lower_is_better": {"type": "boolean"},
+                                          "global_mean": {"type": "number"}}},
+                          "The questions of the data set, each with its direction and its global mean "
+                          "(as POST /api/global_mean answers it)."),
     "States": _listing({"type": "string"}, "Every location of the data set."),
     "Dataset": {
         "type": "object", "required": ["id", "name", "rows", "questions"], "additionalProperties": False,
@@ -336,7 +338,7 @@ def _paths():
         "every process of the cluster stops taking jobs, and done means no job of the cluster is left.")
     paths["/api/questions"] = _read(
         "Data", "questions", "The questions, each with whether a lower value is better", "Questions",
-        {"status": "done", "data": [{"question": QUESTION, "lower_is_better": True}]},
+        {"status": "done", "data": [{"question": QUESTION, "lower_is_better": True, "global_mean": 31.01}]},
         parameters=[DATASET], errors={"400": BAD_DATASET})
     paths["/api/states"] = _read("Data", "states", "The locations of the data; with question, those "
                                  "with data for that question", "States",

@@ -190,9 +190,12 @@ def _queried_dataset():
 
 @api.get("/api/questions")
 def questions():
-    """The questions of a data set (?dataset=<id>), each with whether a lower value is better."""
-    listing = [{"question": question, "lower_is_better": lower}
-               for question, lower in _queried_dataset().questions.items()]
+    """The questions of a data set (?dataset=<id>), each with whether a lower value is better and its
+    global mean (what POST /api/global_mean answers), so that a chart can mark it without a job."""
+    ingestor = _queried_dataset()
+    listing = [{"question": question, "lower_is_better": lower,
+                "global_mean": ingestor.global_mean(question)["global_mean"]}
+               for question, lower in ingestor.questions.items()]
     return jsonify({"status": "done", "data": listing})
 
 

@@ -89,9 +89,14 @@ def test_start_alias(client):
     assert refused.status_code == 400 and "task" in refused.get_json()["reason"]
 
 
-def test_questions_and_states(client):
-    assert client.get("/api/questions").get_json() == {"status": "done", "data": [
-        {"question": LOW, "lower_is_better": True}, {"question": HIGH, "lower_is_better": False}]}
+def test_questions_and_states(app, client):
+    listed = client.get("/api/questions").get_json()
+    assert [(item["question"], item["lower_is_better"]) for item in listed["data"]] == [(LOW, True), (HIGH, False)]
+    # Each with its global mean, as the independent reference computes it.
+    reference = Reference(app.config["CSV_PATH"])
+    for item in listed["data"]:
+        assert compare(reference.global_mean(item["question"]), {"global_mean": item["global_mean"]},
+                       tolerance=1e-9) is None
     assert client.get("/api/states").get_json() == {
         "status": "done", "data": ["Guam", "Ohio", "Texas", "Utah"]}
 

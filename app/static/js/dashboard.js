@@ -103,6 +103,11 @@ async function loadStates() {
   describeChoice();
 }
 
+function questionMean(question) {
+  const found = page.questions.find((item) => item.question === question);
+  return found ? found.global_mean : null;
+}
+
 function lowerIsBetter(question) {
   const found = page.questions.find((item) => item.question === question);
   return found ? found.lower_is_better : false;
@@ -152,17 +157,10 @@ async function run(event) {
   } finally {
     submit.disabled = false;
   }
+  // The global mean that marks the charts comes with the question: no job of the page's own.
   const spec = { analysis, question, state: body.state ?? null, dataset, datasetName: datasetName(dataset),
-                 lowerIsBetter: lowerIsBetter(question), meanJob: null };
-  if (ANALYSES[analysis].withMean) {
-    // The global mean marks the charts; it is a job like any other.
-    try {
-      spec.meanJob = (await postJSON("/api/global_mean", { question, ...(body.dataset ? { dataset } : {}) })).job_id;
-      remember(spec.meanJob, { ...spec, analysis: "global_mean", state: null, meanJob: null, forJob: jobId });
-    } catch {
-      spec.meanJob = null;
-    }
-  }
+                 lowerIsBetter: lowerIsBetter(question),
+                 globalMean: ANALYSES[analysis].withMean ? questionMean(question) : null };
   remember(jobId, spec);
   refreshJobs();
   await show(jobId);
@@ -222,10 +220,8 @@ async function show(jobId) {
     h("div", { class: "waiting" }, h("span", { class: "spinner", "aria-hidden": "true" }), "Computing…"));
   announce(`${jobId} running`);
   let result;
-  let mean = null;
   try {
-    [result, mean] = await Promise.all([waitForJob(jobId),
-      spec && spec.meanJob ? waitForJob(spec.meanJob).catch(() => null) : null]);
+    result = await waitForJob(jobId);
   } catch (error) {
     result = { status: "error", reason: error.message };
   }
@@ -235,7 +231,7 @@ async function show(jobId) {
       h("p", { class: "failure", role: "alert" }, h("strong", {}, "The job failed: "), result.reason));
     announce(`${jobId} failed`);
   } else {
-    const globalMean = mean && mean.status === "done" ? mean.data.global_mean : null;
+    const globalMean = spec && typeof spec.globalMean === "number" ? spec.globalMean : null;
     page.shown = { jobId, spec, data: result.data, context: { ...spec, globalMean, shownState: spec && spec.state } };
     draw();
     announce(`${jobId} done`);
@@ -248,7 +244,6 @@ async function show(jobId) {
 function describeJob(jobId) {
   const spec = page.jobs.get(jobId);
   if (!spec) return "started elsewhere";
-  if (spec.forJob) return `global mean for ${spec.forJob}`;
   return `${ANALYSES[spec.analysis].label}${spec.state ? `, ${spec.state}` : ""}`;
 }
 
