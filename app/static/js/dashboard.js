@@ -24,6 +24,7 @@ const page = {
   jobs: new Map(JSON.parse(localStorage.getItem(MEMORY_KEY) || "[]")),
   shown: null,
   showing: 0,
+  statesAsked: 0,
 };
 
 function remember(jobId, spec) {
@@ -96,9 +97,12 @@ async function loadDatasetContents() {
 async function loadStates() {
   const question = fields.question.value;
   const url = withDataset("/api/states", fields.dataset.value);
+  // Only the answer for the latest choice counts: an earlier one may come back later.
+  const ticket = ++page.statesAsked;
   const states = question
     ? await getJSON(`${url}${url.includes("?") ? "&" : "?"}question=${encodeURIComponent(question)}`)
     : { data: [] };
+  if (ticket !== page.statesAsked) return;
   options(fields.state, [["", "Choose a state"], ...states.data.map((state) => [state, state])], true);
   describeChoice();
 }
