@@ -1,6 +1,4 @@
 """The HTTP layer: parse and validate, hand work to the jobs, map outcomes to JSON."""
-import json
-
 from flask import Blueprint, Response, current_app, jsonify, request
 from werkzeug.exceptions import RequestEntityTooLarge
 
@@ -9,8 +7,8 @@ from app.data_ingestor import STATISTICS
 from app.job_listing import page_answer
 from app.stores.base import AnswerRemoved, JobExpired, JobStatus, StorageError, StoreUnavailable, job_name
 from app.task_runner import PoolFull, PoolShutDown
-from app.validation import (RequestError, dataset_ingestor, job_number, json_object, listing_query,
-                            statistic_spec)
+from app.validation import (RequestError, dataset_ingestor, job_number, json_object, known_question,
+                            listing_query, statistic_spec)
 
 api = Blueprint("api", __name__)
 
@@ -206,8 +204,6 @@ def states():
     question = request.args.get("question")
     if question is None:
         return jsonify({"status": "done", "data": ingestor.locations})
-    if not ingestor.has_question(question):
-        query = "" if request.args.get("dataset") is None else f"?dataset={request.args['dataset']}"
-        raise RequestError(f"unknown question {json.dumps(question)}; GET /api/questions{query} lists the questions")
+    known_question(ingestor, question, request.args.get("dataset"))
     return jsonify({"status": "done", "data": [location for location in ingestor.locations
                                                if ingestor.has_rows(question, location)]})

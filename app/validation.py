@@ -67,15 +67,21 @@ def dataset_ingestor(catalog, dataset):
         raise RequestError(str(error), error.status) from None
 
 
+def known_question(ingestor, question, dataset=None):
+    """`question`, if the data set (named `dataset`, None for the bundled one) has it; else RequestError."""
+    if not ingestor.has_question(question):
+        query = "" if dataset is None else f"?dataset={dataset}"
+        raise RequestError(f"unknown question {_quote(question)}; "
+                           f"GET /api/questions{query} lists the questions")
+    return question
+
+
 def statistic_spec(statistic, body, catalog):
     """Check a statistics request against its data set; return the job spec."""
     dataset = body.get("dataset")
     ingestor = dataset_ingestor(catalog, dataset)
     query = "" if dataset is None else f"?dataset={dataset}"
-    question = _string_field(body, "question")
-    if not ingestor.has_question(question):
-        raise RequestError(f"unknown question {_quote(question)}; "
-                           f"GET /api/questions{query} lists the questions")
+    question = known_question(ingestor, _string_field(body, "question"), dataset)
     state = None
     if STATISTICS[statistic]:
         state = _string_field(body, "state")
