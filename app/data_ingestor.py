@@ -428,6 +428,26 @@ class DataIngestor:
         pairs = self._summaries[question].category_means.get(state, {})
         return {state: {str(pair): mean for pair, mean in pairs.items()}}
 
+    def ranking(self, question):
+        """Every state's place for the question, best first: [{state, mean, rank, percentile}].
+
+        States with the same mean share a rank (the next one skips as many);
+        the percentile is the share of the other states with a worse mean,
+        in percent, so the best is 100 and the worst 0.
+        """
+        ranked = self._ranked(question, best_first=True)
+        others = len(ranked) - 1
+        entries, start = [], 0
+        while start < len(ranked):
+            end = start + 1
+            while end < len(ranked) and ranked[end][1] == ranked[start][1]:
+                end += 1
+            percentile = round(100 * (len(ranked) - end) / others, 1) if others else 100.0
+            entries.extend({"state": state, "mean": mean, "rank": start + 1, "percentile": percentile}
+                           for state, mean in ranked[start:end])
+            start = end
+        return entries
+
     def _ranked(self, question, best_first):
         summary = self._summaries[question]
         ascending = summary.lower_is_better == best_first

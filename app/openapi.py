@@ -137,6 +137,14 @@ SCHEMAS = {
                           "The questions of the data set, each with its direction and its global mean "
                           "(as POST /api/global_mean answers it)."),
     "States": _listing({"type": "string"}, "Every location of the data set."),
+    "Ranking": _listing({"type": "object", "required": ["state", "mean", "rank", "percentile"],
+                         "additionalProperties": False,
+                         "properties": {"state": {"type": "string"}, "mean": {"type": "number"},
+                                        "rank": {"type": "integer", "minimum": 1},
+                                        "percentile": {"type": "number", "minimum": 0, "maximum": 100}}},
+                        "Every location with data for the question, best first (by the question's "
+                        "direction): its mean, its rank (equal means share one) and its percentile "
+                        "(the share of the other locations with a worse mean, in percent)."),
     "Dataset": {
         "type": "object", "required": ["id", "name", "rows", "questions"], "additionalProperties": False,
         "properties": {
@@ -348,6 +356,14 @@ def _paths():
                                                        "question parameter no question of it.",
                                                        'unknown question "Percent of cats"; GET '
                                                        "/api/questions lists the questions")})
+    paths["/api/ranking"] = _read(
+        "Data", "ranking", "Every location's mean, rank and percentile for a question, best first", "Ranking",
+        {"status": "done", "data": [{"state": "Colorado", "mean": 22.2, "rank": 1, "percentile": 100.0}]},
+        parameters=[DATASET, {**QUESTION_FILTER, "required": True,
+                              "description": "A question of the data set."}],
+        errors={"400": _error("The question parameter is missing or names no question of the data set, "
+                              "or the dataset parameter names no data set.",
+                              'unknown question "Percent of cats"; GET /api/questions lists the questions')})
     paths["/api/datasets"] = {
         **_read("Data", "list_datasets", "Every data set with its row count and questions", "DatasetList",
                 {"status": "done", "max_upload_bytes": 67108864, "data": [

@@ -207,3 +207,15 @@ def states():
     known_question(ingestor, question, request.args.get("dataset"))
     return jsonify({"status": "done", "data": [location for location in ingestor.locations
                                                if ingestor.has_rows(question, location)]})
+
+
+@api.get("/api/ranking")
+def ranking():
+    """Every state's mean, rank and percentile for a question (?question=<text>, ?dataset=<id>), best
+    first: what a one-state view places its state in, without a job of its own."""
+    ingestor = _queried_dataset()
+    question = request.args.get("question")
+    if question is None:
+        raise RequestError('"question" is missing; GET /api/questions lists the questions')
+    known_question(ingestor, question, request.args.get("dataset"))
+    return jsonify({"status": "done", "data": ingestor.ranking(question)})

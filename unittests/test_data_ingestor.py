@@ -31,6 +31,32 @@ def test_best_and_worst_follow_the_question_direction(ingestor):
     assert ingestor.worst5(HIGH) == {"Ohio": 50.0, "Guam": 70.0}
 
 
+def test_ranking_places_every_state_best_first(ingestor):
+    # Lower is better for LOW: Ohio 15 beats Texas 30 and Utah 40.
+    assert ingestor.ranking(LOW) == [
+        {"state": "Ohio", "mean": 15.0, "rank": 1, "percentile": 100.0},
+        {"state": "Texas", "mean": 30.0, "rank": 2, "percentile": 50.0},
+        {"state": "Utah", "mean": 40.0, "rank": 3, "percentile": 0.0}]
+    assert [(entry["state"], entry["rank"]) for entry in ingestor.ranking(HIGH)] == [("Guam", 1), ("Ohio", 2)]
+
+
+def test_ranking_gives_equal_means_one_rank(tmp_path):
+    values = {"A": 5, "B": 3, "C": 3, "D": 1}
+    rows = "".join(f"{i},{state},{HIGH},{value},Gender,Male\n" for i, (state, value) in enumerate(values.items()))
+    path = tmp_path / "ties.csv"
+    path.write_text(",LocationDesc,Question,Data_Value,StratificationCategory1,Stratification1\n" + rows)
+    ranking = {entry["state"]: (entry["rank"], entry["percentile"]) for entry in DataIngestor(path).ranking(HIGH)}
+    # B and C share second place; each beats one of the three others (D).
+    assert ranking == {"A": (1, 100.0), "B": (2, 33.3), "C": (2, 33.3), "D": (4, 0.0)}
+
+
+def test_a_single_state_is_at_the_top(tmp_path):
+    path = tmp_path / "one.csv"
+    path.write_text(",LocationDesc,Question,Data_Value,StratificationCategory1,Stratification1\n"
+                    f"0,Ohio,{HIGH},5,Gender,Male\n")
+    assert DataIngestor(path).ranking(HIGH) == [{"state": "Ohio", "mean": 5.0, "rank": 1, "percentile": 100.0}]
+
+
 def test_best5_keeps_five_of_many(tmp_path):
     rows = "".join(f"{i},S{i},{HIGH},{i},Gender,Male\n" for i in range(1, 9))
     path = tmp_path / "many.csv"

@@ -142,6 +142,8 @@ def test_real_answers_fit_the_schemas(app, spec):
         talk.send("get", route, f"{route}?dataset=nope", 400)
     talk.send("get", "/api/states", f"/api/states?question={OBESITY}", 200)
     talk.send("get", "/api/states", "/api/states?question=Percent%20of%20cats", 400)
+    talk.send("get", "/api/ranking", f"/api/ranking?question={OBESITY}", 200)
+    talk.send("get", "/api/ranking", "/api/ranking", 400)
 
     job_ids = []
     for statistic, needs_state in STATISTICS.items():

@@ -113,6 +113,36 @@ def test_states_of_a_question_are_the_locations_with_data_for_it(app, client):
         'unknown question "Percent of cats"; GET /api/questions lists the questions')
 
 
+def test_ranking_follows_the_reference_means_and_the_question_direction(app, client):
+    reference = Reference(app.config["CSV_PATH"])
+    for question, lower_is_better in ((LOW, True), (HIGH, False)):
+        means = reference.states_mean(question)
+        ranked = client.get("/api/ranking", query_string={"question": question}).get_json()["data"]
+        assert compare(means, {entry["state"]: entry["mean"] for entry in ranked}) is None
+        shown = [entry["mean"] for entry in ranked]
+        assert shown == sorted(shown, reverse=not lower_is_better)
+        places = len(ranked)
+        for entry in ranked:
+            better = sum(1 for other in means.values() if (other < entry["mean"]) == lower_is_better
+                         and other != entry["mean"])
+            worse = sum(1 for other in means.values() if (other > entry["mean"]) == lower_is_better
+                        and other != entry["mean"])
+            assert entry["rank"] == better + 1
+            assert entry["percentile"] == round(100 * worse / (places - 1), 1)
+
+
+@pytest.mark.parametrize("query, reason", [
+    ({}, '"question" is missing; GET /api/questions lists the questions'),
+    ({"question": "Percent of cats"}, 'unknown question "Percent of cats"; GET /api/questions lists the questions'),
+    ({"question": LOW, "dataset": "nope"}, None),
+])
+def test_ranking_refuses_a_question_it_does_not_know(client, query, reason):
+    refused = client.get("/api/ranking", query_string=query)
+    assert refused.status_code == 400
+    if reason:
+        assert refused.get_json()["reason"] == reason
+
+
 @pytest.mark.parametrize("endpoint, body, status, reason", [
     ("states_mean", b"", 400, "empty"),
     ("states_mean", b"{not json", 400, "not valid JSON"),
