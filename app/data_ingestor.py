@@ -31,6 +31,8 @@ QUESTIONS_BEST_IS_MIN = (
     "Percent of adults who report consuming fruit less than one time daily",
     "Percent of adults who report consuming vegetables less than one time daily",
 )
+# Lower is better for these wherever they are asked, an upload's file included.
+SURVEY_LOWER_IS_BETTER = frozenset(QUESTIONS_BEST_IS_MIN)
 
 # The statistics a client can ask for, and whether each one names a state.
 STATISTICS = {
@@ -218,8 +220,11 @@ class _Distinct:
             raise DataError(f"the file holds more than {limit} distinct {what}, the most a data set may have")
 
 
-def summarise(frame):
-    """Compute every question's summary from a frame of read_survey."""
+def summarise(frame, lower_is_better=SURVEY_LOWER_IS_BETTER):
+    """Compute every question's summary from a frame of read_survey.
+
+    `lower_is_better` holds the questions whose lowest mean is the best.
+    """
     rows = frame.dropna(subset=[VALUE])
     rows = rows[(rows[LOCATION] != "") & (rows[QUESTION] != "")]
     summaries = {}
@@ -231,7 +236,7 @@ def summarise(frame):
         for (state, category, segment), mean in sorted(by_category.items()):
             category_means.setdefault(state, {})[(category, segment)] = float(mean)
         summaries[question] = QuestionSummary(
-            lower_is_better=question in QUESTIONS_BEST_IS_MIN,
+            lower_is_better=question in lower_is_better,
             global_mean=float(group[VALUE].mean()),
             state_means={state: float(mean) for state, mean in state_means.items()},
             category_means=category_means,
@@ -307,16 +312,19 @@ class DataIngestor:
     `limits` (UploadLimits) is for uploaded files; the bundled one is read
     without. `answers` is the AnswerCache the encoded answers go to (one of
     its own when None); an answer longer than `max_answer_bytes` is refused.
+    `lower_is_better` holds the questions ranked lowest first (the survey's
+    own by default).
     """
 
     # A lower bound of the bytes of one entry of an answer's JSON ("a": 0.0, ),
     # so that an answer of too many entries is refused before it is built.
     MIN_ENTRY_BYTES = 10
 
-    def __init__(self, source, limits=None, answers=None, max_answer_bytes=4 * 1024 * 1024):
+    def __init__(self, source, limits=None, answers=None, max_answer_bytes=4 * 1024 * 1024,
+                 lower_is_better=SURVEY_LOWER_IS_BETTER):
         frame = read_survey(source, limits)
         self.row_count = len(frame)
-        self._summaries = summarise(frame)
+        self._summaries = summarise(frame, lower_is_better)
         self._locations = sorted(set(frame[LOCATION]) - {""})
         # Stands for this data set in the cache's keys, so that they do not
         # keep the data set alive once it is deleted.

@@ -1,11 +1,13 @@
 """Uploaded CSV files kept on disk, one folder for all of them.
 
-An upload is named by a hash of its content, so the same file uploaded twice
-is one data set, and an id always means the same rows. Each data set is
-`<id>.csv` with `<id>.json` beside it holding its display name, upload time
-and summary (rows and questions), so that listing the data sets never parses
-a CSV. Files are written to a temporary name first and renamed into place,
-so a data set on disk is always whole; a data set exists while its CSV does.
+An upload is named by a hash of its content and of the questions it names
+lower-is-better, so the same file uploaded twice with the same choice is one
+data set, and an id always means the same rows ranked the same way. Each data
+set is `<id>.csv` with `<id>.json` beside it holding its display name, upload
+time and summary (rows, questions, those lower-is-better), so that listing the
+data sets never parses a CSV. Files are written to a temporary name first and
+renamed into place, so a data set on disk is always whole; a data set exists
+while its CSV does.
 """
 import fnmatch
 import hashlib
@@ -16,6 +18,8 @@ import time
 import uuid
 from dataclasses import dataclass
 from datetime import datetime, timezone
+
+from app.data_ingestor import SURVEY_LOWER_IS_BETTER
 
 DATASET_ID = re.compile(r"[0-9a-f]{12}")
 CHUNK_BYTES = 1024 * 1024
@@ -105,11 +109,13 @@ class DatasetFolder:
         self._write_about(dataset_id, {**_about(description), "uploaded": uploaded})
 
     def fetch(self, dataset_id):
-        """(name, CSV path) of a kept data set, or None."""
+        """(name, CSV path, questions named lower-is-better) of a kept data set, or None."""
         path = self.csv_path(dataset_id)
         if not os.path.exists(path):
             return None
-        return _name(dataset_id, self._read_about(dataset_id)), path
+        about = self._read_about(dataset_id)
+        lower = lower_is_better_of(about) if _summarised(about) else ()
+        return _name(dataset_id, about), path, frozenset(lower)
 
     def holds(self, dataset_id):
         """Whether the data set is still kept: a process that loaded it asks before each use."""
@@ -121,8 +127,8 @@ class DatasetFolder:
 
     # -- receiving and keeping -------------------------------------------
 
-    def receive(self, stream):
-        """Copy `stream` to a temporary file; return its Received."""
+    def receive(self, stream, lower_is_better=frozenset()):
+        """Copy `stream` to a temporary file; return its Received, whose id folds in `lower_is_better`."""
         temporary = os.path.join(self.path, f".upload-{uuid.uuid4().hex}.tmp")
         digest = hashlib.sha256()
         size = 0
@@ -140,7 +146,7 @@ class DatasetFolder:
         except OSError:
             self.discard(temporary)
             raise
-        return Received(temporary, digest.hexdigest()[:12], size, head, has_nul)
+        return Received(temporary, upload_id(digest.hexdigest(), lower_is_better), size, head, has_nul)
 
     def check_room(self, adding, quota, replacing=None):
         """Raise QuotaExceeded unless a file of `adding` bytes fits beside the data sets kept."""
@@ -242,20 +248,48 @@ class DatasetFolder:
         return about if isinstance(about, dict) else {}
 
 
+def upload_id(content_digest, lower_is_better):
+    """The id of an upload: its file's SHA-256 (hex), and the questions it names lower-is-better.
+
+    Naming none keeps the id of the content alone, so that the data sets kept
+    before a choice could be named keep their ids.
+    """
+    if not lower_is_better:
+        return content_digest[:12]
+    folded = json.dumps([content_digest, sorted(lower_is_better)], ensure_ascii=False)
+    return hashlib.sha256(folded.encode()).hexdigest()[:12]
+
+
+def lower_is_better_of(about):
+    """The lower-is-better questions a description records.
+
+    One written before uploads could name theirs records none: the survey's
+    own were the only ones then.
+    """
+    named = about.get("lower_is_better")
+    if named is None:
+        return [question for question in about["questions"] if question in SURVEY_LOWER_IS_BETTER]
+    return named
+
+
 def _name(dataset_id, about):
     name = about.get("name")
     return name if isinstance(name, str) and name else f"{dataset_id}.csv"
 
 
 def _summarised(about):
-    return (isinstance(about.get("rows"), int) and isinstance(about.get("questions"), list)
-            and all(isinstance(question, str) for question in about["questions"]))
+    return (isinstance(about.get("rows"), int) and _texts(about.get("questions"))
+            and (about.get("lower_is_better") is None or _texts(about["lower_is_better"])))
+
+
+def _texts(value):
+    return isinstance(value, list) and all(isinstance(text, str) for text in value)
 
 
 def _description(dataset_id, about):
     return {"id": dataset_id, "name": _name(dataset_id, about), "rows": about["rows"],
-            "questions": about["questions"]}
+            "questions": about["questions"], "lower_is_better": lower_is_better_of(about)}
 
 
 def _about(description):
-    return {"name": description["name"], "rows": description["rows"], "questions": description["questions"]}
+    return {name: description[name] for name in ("name", "rows", "questions", "lower_is_better")}

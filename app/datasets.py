@@ -4,11 +4,13 @@ The bundled file is loaded at start. An upload is loaded in a process on its
 first use there; until then it is listed from the summary written beside it
 (or, with the Redis store, kept in Redis), so a start parses no upload.
 """
+import json
 import os
 import threading
 from dataclasses import dataclass, field
 
-from app.data_ingestor import AnswerCache, DataError, DataIngestor, UploadLimits, text_problem
+from app.data_ingestor import (SURVEY_LOWER_IS_BETTER, AnswerCache, DataError, DataIngestor, UploadLimits,
+                               text_problem)
 from app.dataset_folder import DATASET_ID, Quota
 from app.stores.base import StoreUnavailable
 
@@ -18,6 +20,10 @@ NAME_LIMIT = 120
 
 class UnknownDataset(LookupError):
     """No data set has that id."""
+
+
+class NotAQuestion(ValueError):
+    """An upload names lower-is-better a question its file does not have; the message names it."""
 
 
 class DatasetUnusable(Exception):
@@ -58,14 +64,26 @@ class Dataset:
 
     def describe(self):
         """What GET /api/datasets says about it."""
+        questions = self.ingestor.questions
         return {"id": self.dataset_id, "name": self.name, "rows": self.ingestor.row_count,
-                "questions": list(self.ingestor.questions)}
+                "questions": list(questions),
+                "lower_is_better": [question for question, lower in questions.items() if lower]}
 
 
 def display_name(filename):
     """The name an upload is shown under: its file name without folders, shortened."""
     name = os.path.basename((filename or "").replace("\\", "/")).strip()
     return name[:NAME_LIMIT] or "upload.csv"
+
+
+def _check_named(named, questions):
+    """Raise NotAQuestion unless every question `named` is one of `questions`."""
+    unknown = sorted(named - set(questions))
+    if unknown:
+        more = f" (and {len(unknown) - 1} more)" if len(unknown) > 1 else ""
+        raise NotAQuestion(f'"lower_is_better" names a question the file does not have: '
+                           f"{json.dumps(unknown[0], ensure_ascii=False)}{more}; each value must be the text "
+                           "of a Question the file gives a numeric Data_Value")
 
 
 class DatasetCatalog:
@@ -145,18 +163,25 @@ class DatasetCatalog:
             self._drop_if_gone(dataset_id)
         return [self._bundled.describe(), *uploads.values()]
 
-    def add(self, stream, filename):
+    def add(self, stream, filename, lower_is_better=frozenset()):
         """Check and keep an uploaded CSV; return (what GET /api/datasets says of it, whether it is new).
 
+        `lower_is_better` names the file's questions whose lowest mean is the
+        best, beside the survey's own, which are so in any file.
+
         Raises DataError when the file cannot serve as a data set,
-        QuotaExceeded when it would pass the quota, and OSError when it cannot
-        be stored (StoreUnavailable when Redis cannot be reached); nothing is
-        kept then.
+        NotAQuestion when `lower_is_better` names a question the file does not
+        have, QuotaExceeded when it would pass the quota, and OSError when it
+        cannot be stored (StoreUnavailable when Redis cannot be reached);
+        nothing is kept then.
         """
-        received = self._folder.receive(stream)
+        named = frozenset(lower_is_better)
+        # Naming one of the survey's own changes nothing, so it does not change the id either.
+        received = self._folder.receive(stream, named - SURVEY_LOWER_IS_BETTER)
         try:
             kept = self._folder.description(received.dataset_id)
             if kept is not None:
+                _check_named(named, kept["questions"])
                 return kept, False
             if not received.size:
                 raise DataError("the file is empty")
@@ -165,9 +190,10 @@ class DatasetCatalog:
                 raise DataError(problem)
             # Before parsing, so that a full store costs no parse; checked again when kept.
             self._folder.check_room(received.size, self.settings.quota, replacing=received.dataset_id)
-            ingestor = self._ingestor(received.path)
+            ingestor = self._ingestor(received.path, named)
             if not ingestor.questions:
                 raise DataError("no row has a Question, a LocationDesc and a numeric Data_Value")
+            _check_named(named, ingestor.questions)
             dataset = Dataset(received.dataset_id, display_name(filename), ingestor)
             description = dataset.describe()
             with self._lock:
@@ -204,9 +230,9 @@ class DatasetCatalog:
                 raise UnknownDataset(f"no data set has the id {dataset_id!r}")
             if dataset_id in self._unusable:
                 raise DatasetUnusable(self._unusable[dataset_id], 400)
-            name, path = fetched
+            name, path, lower_is_better = fetched
             try:
-                ingestor = self._ingestor(path)
+                ingestor = self._ingestor(path, lower_is_better)
             except FileNotFoundError:
                 raise UnknownDataset(f"the data set {dataset_id} was deleted") from None
             except OSError as error:
@@ -252,8 +278,9 @@ class DatasetCatalog:
         except OSError as error:
             self._log("warning", "the copy of deleted data set %s stays: %s", dataset_id, error)
 
-    def _ingestor(self, path):
-        return DataIngestor(path, self.settings.limits, self.answers, self.settings.max_answer_bytes)
+    def _ingestor(self, path, lower_is_better=frozenset()):
+        return DataIngestor(path, self.settings.limits, self.answers, self.settings.max_answer_bytes,
+                            SURVEY_LOWER_IS_BETTER | lower_is_better)
 
     def _log(self, level, message, *args):
         if self._logger:

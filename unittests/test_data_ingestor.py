@@ -31,6 +31,16 @@ def test_best_and_worst_follow_the_question_direction(ingestor):
     assert ingestor.worst5(HIGH) == {"Ohio": 50.0, "Guam": 70.0}
 
 
+def test_the_lower_is_better_questions_are_a_parameter(small_csv):
+    # HIGH named lower-is-better, LOW not: each is ranked the other way round.
+    turned = DataIngestor(small_csv, lower_is_better=frozenset({HIGH}))
+    assert turned.questions == {LOW: False, HIGH: True}
+    assert list(turned.best5(HIGH)) == ["Ohio", "Guam"]
+    assert list(turned.worst5(HIGH)) == ["Guam", "Ohio"]
+    assert list(turned.best5(LOW)) == ["Utah", "Texas", "Ohio"]
+    assert [entry["state"] for entry in turned.ranking(HIGH)] == ["Ohio", "Guam"]
+
+
 def test_ranking_places_every_state_best_first(ingestor):
     # Lower is better for LOW: Ohio 15 beats Texas 30 and Utah 40.
     assert ingestor.ranking(LOW) == [

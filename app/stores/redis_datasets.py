@@ -19,7 +19,7 @@ from datetime import datetime, timezone
 
 import redis
 
-from app.dataset_folder import DatasetFolder, QuotaExceeded
+from app.dataset_folder import DatasetFolder, QuotaExceeded, lower_is_better_of
 from app.stores import redis_keys as keys
 from app.stores.redis_store import unavailable
 
@@ -116,13 +116,17 @@ class SharedDatasetFolder(DatasetFolder):
             raise unavailable(error) from error
 
     def fetch(self, dataset_id):
-        """(name, CSV path) of a data set of the cluster, copied here if need be; None if unknown."""
+        """(name, CSV path, lower-is-better questions) of a cluster's data set, copied here if need be.
+
+        None when the cluster has no such data set.
+        """
         about = self._about(dataset_id)
         if about is None:
             return None
         path = self.csv_path(dataset_id)
+        kept = about["name"], path, frozenset(lower_is_better_of(about))
         if os.path.exists(path):
-            return about["name"], path
+            return kept
         try:
             content = self._client.get(keys.dataset_csv(dataset_id))
         except redis.RedisError as error:
@@ -136,7 +140,7 @@ class SharedDatasetFolder(DatasetFolder):
             self._place(temporary, dataset_id, _description(about))
         finally:
             self.discard(temporary)
-        return about["name"], path
+        return kept
 
     def check_room(self, adding, quota, replacing=None):
         """Raise QuotaExceeded unless a file of `adding` bytes fits beside the cluster's data sets."""
@@ -194,4 +198,5 @@ class SharedDatasetFolder(DatasetFolder):
 
 
 def _description(about):
-    return {name: about[name] for name in ("id", "name", "rows", "questions")}
+    return {**{name: about[name] for name in ("id", "name", "rows", "questions")},
+            "lower_is_better": lower_is_better_of(about)}

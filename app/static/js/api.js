@@ -33,9 +33,14 @@ export async function postJSON(url, data) {
   }));
 }
 
-export async function uploadFile(url, file) {
+// `fields` are the form's other fields, {name: value or [values]}; a name
+// with several values is sent once for each.
+export async function uploadFile(url, file, fields = {}) {
   const form = new FormData();
   form.append("file", file, file.name);
+  for (const [name, values] of Object.entries(fields)) {
+    for (const value of [values].flat()) form.append(name, value);
+  }
   return answer(await fetch(url, { method: "POST", body: form }));
 }
 
