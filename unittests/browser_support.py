@@ -5,6 +5,7 @@ per test module). Test modules import the fixtures they use from here.
 """
 import json
 import os
+import re
 import threading
 
 import pytest
@@ -123,7 +124,9 @@ class Dashboard:
         refused = "Failed to load resource: the server responded with a status of 4"
         problems = [problem for problem in self.problems if not (refusals and problem.startswith(refused))]
         assert not problems, problems
-        outside = [url for url in self.requested if not url.startswith(self.url)]
+        # A file the page makes to save (an exported drawing) is a blob: of this origin.
+        outside = [url for url in self.requested
+                   if not url.startswith(self.url) and not url.startswith(f"blob:{self.url}/")]
         assert not outside, f"the page fetched from elsewhere: {outside}"
 
 
@@ -142,8 +145,9 @@ def fixture_phone(browser, server):
 
 
 def number(text):
-    """A number as the page prints it: a real minus sign, a + for gains."""
-    return float(text.replace("\u2212", "-").replace("+", ""))
+    """A number as the page prints it: a real minus sign, a + for gains, and its unit after it
+    ("31.42%", "+1.20 pts") when the question is a percentage."""
+    return float(re.sub(r"\s*(%|pts)$", "", text.strip()).replace("\u2212", "-").replace("+", ""))
 
 
 def as_tuple_keys(grouped):

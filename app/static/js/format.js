@@ -13,6 +13,32 @@ export function signed(value, digits = 2) {
   return value > 0 && Number(Math.abs(value).toFixed(digits)) !== 0 ? "+" + text : text;
 }
 
+// The survey's questions say in their first words that their values are
+// percentages ("Percent of adults ..."); an upload's may count something else.
+function isPercent(question) {
+  return /^\s*percent(age)?\b/i.test(question || "");
+}
+
+// How the values of one question read: a mean with its unit ("31.42%"), a
+// difference of two means in percentage points ("+1.20 pts"), or bare numbers
+// when the question is not a percentage.
+export function unitsOf(question) {
+  const percent = isPercent(question);
+  const unit = (text, suffix) => (percent && text !== "–" ? text + suffix : text);
+  return {
+    value: (value, digits = 2) => unit(number(value, digits), "%"),
+    gap: (value, digits = 2) => unit(signed(value, digits), " pts"),
+    distance: (value, digits = 2) => unit(number(Math.abs(value), digits), " pts"),
+    gapName: percent ? "percentage points" : "",
+  };
+}
+
+export function ordinal(rank) {
+  const tens = rank % 100;
+  const suffix = tens >= 11 && tens <= 13 ? "th" : ({ 1: "st", 2: "nd", 3: "rd" }[rank % 10] ?? "th");
+  return `${rank}${suffix}`;
+}
+
 const ESCAPES = { n: "\n", t: "\t", r: "\r", "\\": "\\", "'": "'", '"': '"' };
 
 // The answers of the by-category statistics are keyed by Python's str() of
