@@ -32,6 +32,12 @@ def make_spec(statistic, question, state=None, dataset=None):
     return spec
 
 
+def spec_request(spec):
+    """What a spec asks, with every field: the state None for a statistic without one, the data set's id."""
+    return {"statistic": spec["statistic"], "question": spec["question"], "state": spec.get("state"),
+            "dataset": spec.get("dataset", DEFAULT_DATASET)}
+
+
 class JobService:  # pylint: disable=too-many-instance-attributes
     """Accepts jobs into the store and the pool, and records their outcomes."""
 

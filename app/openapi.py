@@ -41,6 +41,17 @@ DATASET_FIELD = {"type": "string", "nullable": True,
                                 'when null or left out.'}
 
 
+# null, said so that OpenAPI 3.0 and JSON Schema (which the tests validate with) read it alike:
+# OpenAPI 3.0's "nullable" is not JSON Schema, and JSON Schema's "null" type is not OpenAPI 3.0.
+NULL = {"enum": [None]}
+INSTANT = {"type": "string", "format": "date-time",
+           "description": "ISO 8601 in UTC, to the millisecond: 2026-12-01T17:26:11.540+00:00."}
+
+
+def _or_null(schema, description):
+    return {"anyOf": [schema, NULL], "description": description}
+
+
 # One {"job_id_N": status} of GET /api/jobs.
 JOB_ENTRY = {"type": "object", "minProperties": 1, "maxProperties": 1,
              "additionalProperties": {"type": "string", "enum": ["running", "done", "error"]}}
@@ -109,6 +120,31 @@ SCHEMAS = {
     "JobResult": {"oneOf": [_ref("JobRunning"), _ref("JobDone"), _ref("Error")]},
     "JobStatus": {"type": "object", "required": ["status"], "additionalProperties": False,
                   "properties": {"status": {"type": "string", "enum": ["running", "done", "error"]}}},
+    "JobRequest": {
+        "type": "object", "required": ["statistic", "question", "state", "dataset"],
+        "additionalProperties": False,
+        "description": "What a job was asked: its statistic and the fields of the statistic's body.",
+        "properties": {
+            "statistic": {"type": "string", "enum": list(STATISTICS)},
+            "question": {"type": "string"},
+            "state": _or_null({"type": "string"}, "null for the statistics without a state."),
+            "dataset": {"type": "string", "description": '"default" for the bundled data, else the id of an '
+                                                         "upload (GET /api/datasets)."},
+        },
+    },
+    "JobRecord": {
+        "type": "object", "required": ["status", "request", "submitted_at", "finished_at"],
+        "additionalProperties": False,
+        "properties": {
+            "status": {"type": "string", "enum": ["running", "done", "error"]},
+            "request": _or_null(_ref("JobRequest"), "null for a job recorded before the server kept "
+                                                    "requests (by an older version)."),
+            "submitted_at": _or_null(INSTANT, "When the job was accepted; null when not known, as request."),
+            "finished_at": _or_null(INSTANT, "When it was done or failed; null while it runs (or, for a job "
+                                             "settled by an older version of the Redis store, not known)."),
+            "reason": {"type": "string", "description": "A failed job only: why it failed."},
+        },
+    },
     "JobList": {
         **_listing(JOB_ENTRY, "One {job_id: status} object per job kept, oldest first; expired jobs are "
                               "left out. With since, before or limit, a page of them, with total and next."),
@@ -146,13 +182,18 @@ SCHEMAS = {
                         "direction): its mean, its rank (equal means share one) and its percentile "
                         "(the share of the other locations with a worse mean, in percent)."),
     "Dataset": {
-        "type": "object", "required": ["id", "name", "rows", "questions"], "additionalProperties": False,
+        "type": "object", "required": ["id", "name", "rows", "questions", "lower_is_better"],
+        "additionalProperties": False,
         "properties": {
             "id": {"type": "string",
-                   "description": '"default" for the bundled data, a content hash for uploads.'},
+                   "description": '"default" for the bundled data, for uploads a hash of the content '
+                                  "and of the questions named lower-is-better."},
             "name": {"type": "string", "description": "The file's name."},
             "rows": {"type": "integer", "minimum": 0},
             "questions": {"type": "array", "items": {"type": "string"}},
+            "lower_is_better": {"type": "array", "items": {"type": "string"},
+                                "description": "The questions whose lowest mean is the best (ranked "
+                                               "lowest first); the others are higher-is-better."},
         },
     },
     "DatasetList": {
@@ -175,7 +216,15 @@ SCHEMAS = {
                                        "description": (
                                            "A CSV with the columns LocationDesc, Question, Data_Value, "
                                            "StratificationCategory1 and Stratification1 (others are "
-                                           "ignored); Data_Value numeric or empty.")}}},
+                                           "ignored); Data_Value numeric or empty.")},
+                              "lower_is_better": {
+                                  "type": "array", "items": {"type": "string"},
+                                  "description": (
+                                      "A field of its own for each question of the file whose lowest "
+                                      "mean is the best, its text as in the file (surrounding spaces "
+                                      "aside; blank values name none). The others are higher-is-better, "
+                                      "except the survey's own lower-is-better questions, which are so "
+                                      "in any file. At most one a question of the file.")}}},
 }
 
 # statistic -> (summary, the schema of its answer, an example answer)
@@ -218,6 +267,8 @@ REFUSED_WORK = {
                                 "description": "Seconds to wait; sent when the queue is full."}},
 }
 NO_JOB = _error("No such job.", "Invalid job_id")
+JOB_EXPIRED = _error("The job settled longer ago than the server keeps jobs (LSS_RESULT_TTL_S, a week by "
+                     "default). Its id is never handed out again.", "expired")
 EXPIRED_OR_GONE = _error("The job settled longer ago than the server keeps jobs (LSS_RESULT_TTL_S, a week "
                          'by default): reason "expired"; or it finished and its result was removed '
                          "from the results folder. Its id is never handed out again.", "expired")
@@ -323,6 +374,16 @@ def _paths():
             "example": "state,value\r\nOhio,30.1\r\n"}
     paths["/api/status/{job_id}"] = _job_operation(
         "status", "A job's status alone", "JobStatus", {"status": "running"}, {"410": EXPIRED_OR_GONE})
+    paths["/api/jobs/{job_id}"] = _job_operation(
+        "job_record", "What a job was asked, when, and how it ended", "JobRecord",
+        {"status": "done", "request": {"statistic": "state_mean", "question": QUESTION, "state": "Ohio",
+                                       "dataset": "default"},
+         "submitted_at": "2026-12-01T17:26:11.540+00:00", "finished_at": "2026-12-01T17:26:11.543+00:00"},
+        {"410": JOB_EXPIRED})
+    paths["/api/jobs/{job_id}"]["get"]["description"] = (
+        "The job's status, what it was asked, and when it was submitted and finished (null while it runs), "
+        "with the reason of a failed job; its answer is GET /api/get_results/{job_id}'s. A job recorded "
+        "before the server kept requests and submit times (by an older version) has them null.")
     paths["/api/jobs"] = _read("Jobs", "jobs", "Every job kept and its status, oldest first", "JobList",
                                {"status": "done", "data": [{"job_id_1": "done"}, {"job_id_2": "running"}]},
                                parameters=LISTING_PARAMETERS,
@@ -367,11 +428,14 @@ def _paths():
     paths["/api/datasets"] = {
         **_read("Data", "list_datasets", "Every data set with its row count and questions", "DatasetList",
                 {"status": "done", "max_upload_bytes": 67108864, "data": [
-                    {"id": "default", "name": "survey.csv", "rows": 18650, "questions": [QUESTION]}]}),
+                    {"id": "default", "name": "survey.csv", "rows": 18650, "questions": [QUESTION],
+                     "lower_is_better": [QUESTION]}]}),
         "post": {
             "tags": ["Data"], "operationId": "upload_dataset", "summary": "Upload a CSV file as a data set",
-            "description": "The file is checked, kept under an id made from its content (the same file "
-                           "twice is one data set) and kept across restarts. Name it in a statistics "
+            "description": "The file is checked, kept under an id made from its content and the "
+                           "questions it names lower-is-better (the same file twice with the same "
+                           "choice is one data set; with another choice it is another) and kept "
+                           "across restarts. Name it in a statistics "
                            'request as "dataset". A file must be a text CSV in UTF-8 and hold at most '
                            "1,000 distinct questions, 10,000 locations, 10,000 (category, segment) pairs "
                            "and 1,000 characters in a text field (the server's defaults); the data sets "
@@ -381,12 +445,17 @@ def _paths():
                 "201": _json(_ref("DatasetStored"), "Stored as a new data set.", {
                     "status": "done",
                     "data": {"id": "3f2a9c1b7d4e", "name": "mine.csv", "rows": 120,
-                             "questions": [QUESTION]}}),
-                "200": _json(_ref("DatasetStored"), "The same file was uploaded before; its data set."),
+                             "questions": [QUESTION, "Percent of adults who smoke"],
+                             "lower_is_better": [QUESTION, "Percent of adults who smoke"]}}),
+                "200": _json(_ref("DatasetStored"), "The same file was uploaded before with the same "
+                                                    "lower_is_better questions; its data set."),
                 "400": _error("The file cannot serve as a data set (not a text CSV, a column missing, "
-                              "over a limit of what one file may hold), or there is no file field.",
+                              "over a limit of what one file may hold), there is no file field, or a "
+                              "lower_is_better value is not a question of the file.",
                               "the file cannot be used as a data set: missing column(s): Data_Value"),
-                "413": _error("The upload is larger than max_upload_bytes of GET /api/datasets.",
+                "413": _error("The upload is larger than max_upload_bytes of GET /api/datasets, or has "
+                              "more fields than the file and a lower_is_better value for each question "
+                              "a file may hold.",
                               "the upload is larger than the limit of 67108864 bytes"),
                 "415": _error("The body is not multipart/form-data.",
                               'send the CSV file as multipart/form-data in a field named "file"'),

@@ -1,10 +1,13 @@
 """The HTTP layer: parse and validate, hand work to the jobs, map outcomes to JSON."""
+from datetime import datetime, timezone
+
 from flask import Blueprint, Response, current_app, jsonify, request
 from werkzeug.exceptions import RequestEntityTooLarge
 
 from app.answer_csv import answer_csv
 from app.data_ingestor import STATISTICS
 from app.job_listing import page_answer
+from app.jobs import spec_request
 from app.stores.base import AnswerRemoved, JobExpired, JobStatus, StorageError, StoreUnavailable, job_name
 from app.task_runner import PoolFull, PoolShutDown
 from app.validation import (RequestError, dataset_ingestor, job_number, json_object, known_question,
@@ -151,6 +154,30 @@ def job_status(job_id):
     if status is None:
         raise RequestError("Invalid job_id", 404)
     return jsonify({"status": status.value})
+
+
+@api.get("/api/jobs/<path:job_id>")
+def job_record(job_id):
+    """What a job was asked, when, and how it ended; an expired job answers 410 as get_results does."""
+    try:
+        found = _service().store.record(_job_number(job_id))
+    except JobExpired:
+        raise RequestError(EXPIRED, 410) from None
+    if found is None:
+        raise RequestError("Invalid job_id", 404)
+    answer = {"status": found.status.value,
+              "request": None if found.spec is None else spec_request(found.spec),
+              "submitted_at": _instant(found.submitted_at), "finished_at": _instant(found.finished_at)}
+    if found.status is JobStatus.ERROR:
+        answer["reason"] = found.reason
+    return jsonify(answer)
+
+
+def _instant(seconds):
+    """A time as ISO 8601 in UTC, to the millisecond; None when it is not known."""
+    if seconds is None:
+        return None
+    return datetime.fromtimestamp(seconds, timezone.utc).isoformat(timespec="milliseconds")
 
 
 @api.get("/api/jobs")

@@ -20,7 +20,7 @@ from app.stores import snapshot as snapshots
 from app.stores.base import MAX_JOB_ID, JobExpired, JobStatus
 from app.stores.file_store import JOURNAL_NAME, SNAPSHOT_NAME, FileStore
 from app.stores.journal import Journal
-from app.stores.status_table import DONE, ERROR, GONE, RUNNING, StatusTable
+from app.stores.status_table import DONE, ERROR, GONE, RUNNING, StatusTable, spec_text
 from checker.reference import compare
 from unittests.conftest import LOW, STORES, hold_jobs, run_job, wait_for
 from unittests.stress.load import CSV_PATH, Expectations
@@ -149,7 +149,7 @@ def test_expired_jobs_leave_memory_and_disk_and_a_restart_keeps_only_their_count
 def test_the_oldest_expire_first_running_jobs_are_passed_over_and_the_table_starts_at_the_oldest_kept():
     table = StatusTable()
     for _ in range(6):
-        table.add(SPEC)
+        table.add(spec_text(SPEC), 50.0)
     for job_id, code, at in ((1, DONE, 100.0), (2, ERROR, 100.0), (4, DONE, 300.0), (5, DONE, 100.0)):
         table.settle(job_id, code, at, reason="it broke" if code == ERROR else None)
     # Job 3 runs, job 4 settled last, job 5 before it, job 6 runs.

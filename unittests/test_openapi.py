@@ -161,6 +161,7 @@ def test_real_answers_fit_the_schemas(app, spec):
     for job_id in job_ids:
         talk.send("get", "/api/status/{job_id}", f"/api/status/{job_id}", 200)
         wait_for(client, job_id)
+        talk.send("get", "/api/jobs/{job_id}", f"/api/jobs/{job_id}", 200)
         for route in ("get_results", "results"):
             talk.send("get", f"/api/{route}/{{job_id}}", f"/api/{route}/{job_id}", 200)
             csv_answer = talk.send("get", f"/api/{route}/{{job_id}}", f"/api/{route}/{job_id}?format=csv", 200)
@@ -170,7 +171,7 @@ def test_real_answers_fit_the_schemas(app, spec):
     talk.send("delete", deleted, f"/api/datasets/{stored}", 200)
     talk.send("delete", deleted, f"/api/datasets/{stored}", 404)
     talk.send("delete", deleted, "/api/datasets/default", 400)
-    for route in ("get_results", "results", "status"):
+    for route in ("get_results", "results", "status", "jobs"):
         talk.send("get", f"/api/{route}/{{job_id}}", f"/api/{route}/job_id_999", 404)
     os.remove(os.path.join(app.config["RESULTS_DIR"], f"{job_ids[0]}.json"))
     for route in ("get_results", "results", "status"):
@@ -214,12 +215,15 @@ def test_running_and_failed_jobs_fit_the_schema(app, spec, monkeypatch):
     for route in ("get_results", "results", "status"):
         answer = talk.send("get", f"/api/{route}/{{job_id}}", f"/api/{route}/{job_id}", 200).get_json()
         assert answer == {"status": "running"}
+    assert talk.send("get", "/api/jobs/{job_id}", f"/api/jobs/{job_id}", 200).get_json()["finished_at"] is None
     gate.set()
     assert wait_for(client, job_id)["status"] == "error"
     for route in ("get_results", "results"):
         answer = talk.send("get", f"/api/{route}/{{job_id}}", f"/api/{route}/{job_id}", 200).get_json()
         assert "no numbers today" in answer["reason"]
     assert talk.send("get", "/api/status/{job_id}", f"/api/status/{job_id}", 200).get_json() == {"status": "error"}
+    record = talk.send("get", "/api/jobs/{job_id}", f"/api/jobs/{job_id}", 200).get_json()
+    assert "no numbers today" in record["reason"]
 
 
 def _bytes(text):

@@ -144,7 +144,7 @@ JOB_ID = re.compile(r"(?:job_id_)?([1-9][0-9]*)")
 
 @FUZZ
 @given(text=st.text(min_size=1) | st.from_regex(r"(job_id_)?-?[0-9]{1,25}", fullmatch=True),
-       prefix=st.sampled_from(["/api/get_results/", "/api/results/", "/api/status/"]))
+       prefix=st.sampled_from(["/api/get_results/", "/api/results/", "/api/status/", "/api/jobs/"]))
 def test_any_job_id(app, text, prefix):
     client = app.test_client()
     if job_count(client) == 0:

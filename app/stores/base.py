@@ -5,9 +5,11 @@ and records the outcome: an encoded answer or a failure reason. Readers ask
 it for a job's status and, in the same call, its answer or reason, so that
 a poll costs one look-up in any backend. A job settled longer ago than the retention
 time is expired: readers are told so (JobExpired), and its id stays used.
-A store shared by several processes
-(`shared`) also tells each of them, at every heartbeat, whether the cluster
-was asked to stop and which jobs of dead processes it now owns.
+Each kept job's spec and the times it was submitted and settled are kept
+too (record), so that a client can ask what a job was asked and when. A
+store shared by several processes (`shared`) also tells each of them, at
+every heartbeat, whether the cluster was asked to stop and which jobs of
+dead processes it now owns.
 """
 import enum
 from dataclasses import dataclass, field
@@ -67,6 +69,22 @@ class Lookup:
     reason: str | None = None
 
 
+@dataclass(frozen=True)
+class JobRecord:
+    """What a job was asked, when, and how it ended (its answer stays with lookup).
+
+    Times are seconds since the epoch: `finished_at` is None while the job
+    runs, and `spec` and `submitted_at` are None for a job recorded by a
+    version of the store that did not keep them.
+    """
+
+    status: JobStatus
+    spec: dict | None
+    submitted_at: float | None
+    finished_at: float | None = None
+    reason: str | None = None
+
+
 @dataclass
 class Heartbeat:
     """What a shared store tells a process when it beats."""
@@ -114,6 +132,14 @@ class JobStore:
 
         Raises JobExpired and AnswerRemoved as lookup does, so that both
         tell a client the same.
+        """
+        raise NotImplementedError
+
+    def record(self, job_id):
+        """The job's JobRecord, or None when there is no such job.
+
+        Raises JobExpired as lookup does, StoreUnavailable when the store
+        cannot be reached.
         """
         raise NotImplementedError
 

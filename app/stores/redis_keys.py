@@ -34,8 +34,11 @@ PROCESSES = PREFIX + "processes"
 # counted afresh by the script that adds one (app.stores.redis_datasets).
 DATASETS = PREFIX + "datasets"
 
-# A hash per job: its spec (JSON), its owner (a process id), and once settled
-# the digest of its answer or the reason it failed.
+# A hash per job: "spec" (JSON), "owner" (a process id), "submitted_at" and
+# once settled "finished_at" (seconds since the epoch, as the processes that
+# created and settled it read their clocks; neither in the hash of a job
+# recorded before they were kept), and "answer" (the digest of its answer)
+# or "reason" (why it failed).
 JOB = PREFIX + "job:"
 # A string per distinct answer, named by its digest: every job with that answer points at it.
 ANSWER = PREFIX + "answer:"

@@ -19,7 +19,8 @@ end
 """
 
 # KEYS: next_id, live_chunks, running, shutdown_epoch, processes, owned(me), heartbeat(me)
-# ARGV: this process's epoch, spec, me, job prefix, heartbeat time to live (ms), status chunk prefix
+# ARGV: this process's epoch, spec, me, job prefix, heartbeat time to live (ms), status chunk prefix,
+#       the submit time (seconds since the epoch)
 # Returns the new id (as a string), or -1 when the cluster was asked to shut down.
 CREATE = _SPLIT + """
 if tonumber(redis.call('GET', KEYS[4]) or '0') ~= tonumber(ARGV[1]) then return -1 end
@@ -28,7 +29,7 @@ local id = redis.call('GET', KEYS[1])
 local chunk, offset = split(id)
 redis.call('SETRANGE', ARGV[6] .. chunk, offset, '\\1')
 redis.call('HINCRBY', KEYS[2], chunk, 1)
-redis.call('HSET', ARGV[4] .. id, 'spec', ARGV[2], 'owner', ARGV[3])
+redis.call('HSET', ARGV[4] .. id, 'spec', ARGV[2], 'owner', ARGV[3], 'submitted_at', ARGV[7])
 redis.call('INCR', KEYS[3])
 redis.call('SADD', KEYS[6], id)
 redis.call('SADD', KEYS[5], ARGV[3])
@@ -36,16 +37,16 @@ if redis.call('EXISTS', KEYS[7]) == 0 then redis.call('SET', KEYS[7], '1', 'PX',
 return id
 """
 
-# The end shared by FINISH and FAIL: the first outcome of a job stands (a job
-# run twice after a takeover gets the same answer anyway). With a retention
-# time, the job's hash expires that long after it settled, and its id joins
-# the list the sweep walks.
+# The end shared by FINISH and FAIL: the first outcome of a job stands, and
+# its settle time with it (a job run twice after a takeover gets the same
+# answer anyway). With a retention time, the job's hash expires that long
+# after it settled, and its id joins the list the sweep walks.
 _SETTLE = """
 local id = ARGV[1]
 local job = ARGV[2] .. id
 local was = redis.call('GETRANGE', KEYS[1], OFFSET, OFFSET)
 if was ~= '\\1' then return 0 end
-redis.call('HSET', job, FIELD, VALUE)
+redis.call('HSET', job, FIELD, VALUE, 'finished_at', AT)
 redis.call('SETRANGE', KEYS[1], OFFSET, CODE)
 redis.call('DECR', KEYS[2])
 local owner = redis.call('HGET', job, 'owner')
@@ -59,12 +60,12 @@ return 1
 
 # KEYS: status chunk, running, settled
 # ARGV: id, job prefix, owned prefix, answer prefix, digest, "1" when the answer follows, the answer,
-#       offset in the chunk, retention time (ms, 0: kept for ever)
+#       offset in the chunk, retention time (ms, 0: kept for ever), the settle time (seconds since the epoch)
 # Returns 1, 0 when the job was settled already, -1 when the answer is not
 # stored under its digest and must be sent. An answer shared by many jobs
 # expires with the last of them: each refreshes it.
 FINISH = """
-local OFFSET, TTL = ARGV[8], ARGV[9]
+local OFFSET, TTL, AT = ARGV[8], ARGV[9], ARGV[10]
 local answer = ARGV[4] .. ARGV[5]
 if ARGV[6] == '1' then
   redis.call('SET', answer, ARGV[7])
@@ -76,9 +77,9 @@ local FIELD, VALUE, CODE = 'answer', ARGV[5], '\\2'
 """ + _SETTLE
 
 # KEYS: status chunk, running, settled
-# ARGV: id, job prefix, owned prefix, reason, offset in the chunk, retention time (ms)
+# ARGV: id, job prefix, owned prefix, reason, offset in the chunk, retention time (ms), the settle time
 FAIL = """
-local OFFSET, TTL = ARGV[5], ARGV[6]
+local OFFSET, TTL, AT = ARGV[5], ARGV[6], ARGV[7]
 local FIELD, VALUE, CODE = 'reason', ARGV[4], '\\3'
 """ + _SETTLE
 

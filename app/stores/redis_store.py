@@ -32,7 +32,7 @@ from redis.retry import Retry
 from app.stores import redis_keys as keys
 from app.stores import redis_scripts as scripts
 from app.stores.base import (MAX_JOB_ID, STATUS_OF_CODE, AnswerRemoved, Heartbeat, IntakeClosed, JobExpired,
-                             JobStatus, JobStore, Lookup, StorageError, StoreUnavailable, job_name)
+                             JobRecord, JobStatus, JobStore, Lookup, StorageError, StoreUnavailable, job_name)
 
 # The jobs just finished whose answer waits here for their first poll, and for how long.
 FIRST_POLLS_KEPT = 4096
@@ -42,6 +42,8 @@ ANSWERS_KNOWN = 10000
 # The most expired jobs one sweep forgets: a few milliseconds of Redis's time.
 SWEEP_LIMIT = 2000
 CHUNK_SIZE = 10**keys.CHUNK_DIGITS
+# The fields of a job's hash that record() reads (app.stores.redis_keys.JOB).
+RECORD_FIELDS = ("spec", "submitted_at", "finished_at", "answer", "reason")
 
 
 def connect(url, timeout_s):
@@ -60,6 +62,25 @@ def connect(url, timeout_s):
 def unavailable(error):
     """The StoreUnavailable for a Redis error."""
     return StoreUnavailable(f"the job store (Redis) cannot be reached: {error}")
+
+
+def _job_record(job_id, status, fields, last):
+    """The JobRecord of a job whose status byte is `status` and hash holds `fields` (RECORD_FIELDS).
+
+    Raises JobExpired, or returns None, for a job not kept: expired when its
+    id was handed out (`last` is the newest), as in LOOKUP; a settled job
+    whose hash expired before the sweep cleared its byte is expired too.
+    """
+    spec, submitted_at, finished_at, answer, reason = fields
+    outcome = {JobStatus.DONE: answer, JobStatus.ERROR: reason}
+    if status is None or (status in outcome and outcome[status] is None):
+        if 0 < job_id <= last:
+            raise JobExpired(f"{job_name(job_id)} expired")
+        return None
+    return JobRecord(status, json.loads(spec) if spec else None,
+                     float(submitted_at) if submitted_at else None,
+                     float(finished_at) if finished_at else None,
+                     reason.decode("utf-8", "replace") if status is JobStatus.ERROR else None)
 
 
 class RedisStore(JobStore):  # pylint: disable=too-many-instance-attributes
@@ -142,7 +163,7 @@ class RedisStore(JobStore):  # pylint: disable=too-many-instance-attributes
                 keys=[keys.NEXT_ID, keys.LIVE_CHUNKS, keys.RUNNING, keys.SHUTDOWN_EPOCH, keys.PROCESSES,
                       keys.owned(self.process_id), keys.heartbeat(self.process_id)],
                 args=[epoch, json.dumps(spec, separators=(",", ":")), self.process_id, keys.JOB,
-                      self.heartbeat_ttl_ms, keys.STATUS_CHUNK])
+                      self.heartbeat_ttl_ms, keys.STATUS_CHUNK, time.time()])
         except redis.ResponseError as error:
             if "overflow" in str(error):
                 raise StorageError(f"no job id is left: ids stop at {MAX_JOB_ID}") from error
@@ -197,7 +218,7 @@ class RedisStore(JobStore):  # pylint: disable=too-many-instance-attributes
     def _settle(self, script, job_id, *args):
         chunk, offset = keys.status_chunk(job_id)
         return script(keys=[chunk, keys.RUNNING, keys.SETTLED],
-                      args=[job_id, keys.JOB, keys.OWNED, *args, offset, self.ttl_ms])
+                      args=[job_id, keys.JOB, keys.OWNED, *args, offset, self.ttl_ms, time.time()])
 
     # -- reading ---------------------------------------------------------
 
@@ -238,6 +259,20 @@ class RedisStore(JobStore):  # pylint: disable=too-many-instance-attributes
         if status is JobStatus.ERROR:
             return Lookup(status, reason=found[1].decode("utf-8", "replace"))
         return Lookup(status)
+
+    def record(self, job_id):
+        """The job's JobRecord, from its status byte and its hash read at one instant (one round trip)."""
+        self._reachable()
+        chunk, offset = keys.status_chunk(job_id)
+        try:
+            with self.client.pipeline(transaction=True) as pipe:
+                pipe.getrange(chunk, offset, offset)
+                pipe.hmget(keys.job(job_id), RECORD_FIELDS)
+                pipe.get(keys.NEXT_ID)
+                code, fields, last = pipe.execute()
+        except redis.RedisError as error:
+            raise self._unavailable(error) from error
+        return _job_record(job_id, STATUS_OF_CODE.get(code[0]) if code else None, fields, int(last or 0))
 
     def id_bounds(self):
         self._reachable()

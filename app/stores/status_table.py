@@ -1,14 +1,21 @@
-"""The jobs a file store keeps, from its oldest kept id on: a status byte and a settle time each.
+"""The jobs a file store keeps, from its oldest kept id on: status, settle time, spec and submit time.
 
-Ids below `base` are expired, so the table holds a byte for the jobs kept,
+Ids below `base` are expired, so the table holds a row for the jobs kept,
 not for every id ever handed out: memory follows the retention time, not
 the age of the service. Within the table, 0 marks a job expired (or never
-known, a gap a lost record left). Failed jobs keep their reason and running
-jobs their spec, so that a snapshot of the table can rerun them.
+known, a gap a lost record left). Failed jobs keep their reason.
+
+Every job keeps its spec, so that a running one can be rerun and any kept
+one told about, and when it was submitted. Jobs mostly ask the same few
+things, so each distinct spec is held once, as its compact JSON, and a job
+holds its number: 21 bytes a job in all (a status byte, a settle time, a
+spec number, a submit time). A job recorded before specs and submit times
+were kept has NO_SPEC and a submit time of 0.
 
 Not thread-safe: the file store holds its lock around every call.
 """
 import array
+import json
 import re
 
 import numpy
@@ -19,23 +26,43 @@ RUNNING = CODE_OF_STATUS[JobStatus.RUNNING]
 DONE = CODE_OF_STATUS[JobStatus.DONE]
 ERROR = CODE_OF_STATUS[JobStatus.ERROR]
 GONE = 0
+# The spec number of a job whose spec is not known.
+NO_SPEC = 2**32 - 1
 
 _KEPT = re.compile(rb"[^\x00]")
 _RUNNING = re.compile(rb"\x01")
+# One encoder for every spec, on the path of every job: json.dumps would make one a call.
+_SPEC_ENCODER = json.JSONEncoder(separators=(",", ":"))
 
 
-class StatusTable:
-    """Status bytes, settle times (seconds since the epoch, 0 while running), reasons and specs."""
+def spec_text(spec):
+    """A spec as the table holds it, compact JSON: the same spec gives the same text."""
+    return _SPEC_ENCODER.encode(spec)
 
-    def __init__(self, base=1, codes=b"", times=b""):
+
+class StatusTable:  # pylint: disable=too-many-instance-attributes
+    """Status bytes, settle times (seconds since the epoch, 0 while running), specs, submit times, reasons.
+
+    `codes` is bytes-like (copied); the other columns are arrays, taken as
+    they are: `times` and `submitted` of float64s ("d"), `spec_numbers` of
+    uint32s ("I") indexing `spec_texts`, the distinct specs. Left out
+    (None), none is known.
+    """
+
+    def __init__(self, base=1, codes=b"", times=None, *, spec_numbers=None, submitted=None, spec_texts=()):
         self.base = base
         self.codes = bytearray(codes)
-        self.times = array.array("d", times or bytes(8 * len(self.codes)))
-        if len(self.times) != len(self.codes):
-            raise ValueError("a settle time is needed for every status byte")
-        # {id: reason} of the failed jobs kept, {id: spec} of the running ones.
+        count = len(self.codes)
+        self.times = array.array("d", [0.0]) * count if times is None else times
+        self.spec_numbers = array.array("I", [NO_SPEC]) * count if spec_numbers is None else spec_numbers
+        self.submitted = array.array("d", [0.0]) * count if submitted is None else submitted
+        if not len(self.times) == len(self.spec_numbers) == len(self.submitted) == count:
+            raise ValueError("every status byte needs a settle time, a spec number and a submit time")
+        # The distinct specs, and the number of each: what a job's spec number means.
+        self.spec_texts = list(spec_texts)
+        self._number_of_spec = {text: number for number, text in enumerate(self.spec_texts)}
+        # {id: reason} of the failed jobs kept.
         self.reasons = {}
-        self.specs = {}
 
     @property
     def last(self):
@@ -54,14 +81,33 @@ class StatusTable:
         """When a settled job settled."""
         return self.times[job_id - self.base]
 
-    def add(self, spec):
-        """A new running job with the next id; returns the id."""
+    def request(self, job_id):
+        """(the spec text or None, the submit time or 0) of a kept job."""
+        number = self.spec_numbers[job_id - self.base]
+        return (None if number == NO_SPEC else self.spec_texts[number]), self.submitted[job_id - self.base]
+
+    def spec(self, job_id):
+        """A kept job's spec, or None when it is not known."""
+        text = self.request(job_id)[0]
+        return None if text is None else json.loads(text)
+
+    def add(self, text, submitted):
+        """A new running job with the next id, of spec text `text`, submitted then; returns the id."""
         self.codes.append(RUNNING)
         self.times.append(0.0)
-        self.specs[self.last] = spec
+        self.spec_numbers.append(self._intern(text))
+        self.submitted.append(submitted)
         return self.last
 
-    def put(self, job_id, code, at=0.0, spec=None, reason=None):
+    def _intern(self, text):
+        # A dict look-up for a spec asked before, which is nearly every job.
+        number = self._number_of_spec.get(text)
+        if number is None:
+            number = self._number_of_spec[text] = len(self.spec_texts)
+            self.spec_texts.append(text)
+        return number
+
+    def put(self, job_id, code, at=0.0, reason=None):
         """Set a job's byte, growing the table up to it; used when rebuilding a table."""
         if job_id < self.base:
             return
@@ -73,14 +119,23 @@ class StatusTable:
             gap = job_id - self.last
             self.codes.extend(bytes(gap))
             self.times.frombytes(bytes(8 * gap))
+            self.spec_numbers.frombytes(b"\xff" * (4 * gap))
+            self.submitted.frombytes(bytes(8 * gap))
         self.codes[job_id - self.base] = code
         self.times[job_id - self.base] = at
-        self.specs.pop(job_id, None)
         self.reasons.pop(job_id, None)
-        if code == RUNNING and spec is not None:
-            self.specs[job_id] = spec
-        elif code == ERROR:
+        if code == ERROR:
             self.reasons[job_id] = reason or "the job failed"
+
+    def describe(self, job_id, text, submitted):
+        """Give a kept job the spec text and submit time it lacks; used when rebuilding a table."""
+        if self.code(job_id) in (None, GONE):
+            return
+        index = job_id - self.base
+        if self.spec_numbers[index] == NO_SPEC:
+            self.spec_numbers[index] = self._intern(text)
+        if not self.submitted[index]:
+            self.submitted[index] = submitted
 
     def settle_running(self, job_ids, code, at):
         """Settle those of `job_ids` that run, all at `at`: a batch of done jobs from the journal."""
@@ -89,7 +144,6 @@ class StatusTable:
             if base <= job_id <= last and self.codes[job_id - base] == RUNNING:
                 self.codes[job_id - base] = code
                 self.times[job_id - base] = at
-                self.specs.pop(job_id, None)
 
     def skip_to(self, last):
         """Know that every id up to `last` was handed out, whatever became of them."""
@@ -137,9 +191,32 @@ class StatusTable:
         found = _KEPT.search(self.codes)
         dropped = found.start() if found else len(self.codes)
         if dropped:
-            del self.codes[:dropped]
-            del self.times[:dropped]
+            for column in (self.codes, self.times, self.spec_numbers, self.submitted):
+                del column[:dropped]
             self.base += dropped
+
+    def drop_unused_specs(self):
+        """Forget the specs no kept job has, and number the others afresh.
+
+        Done at each compaction, so that the specs held follow the jobs kept
+        rather than every spec ever asked (the rows of expired jobs then get
+        NO_SPEC). Over the whole table at once (numpy): it runs under the
+        store's lock.
+        """
+        if not self.spec_texts:
+            return
+        codes = numpy.frombuffer(self.codes, dtype=numpy.uint8)
+        numbers = numpy.frombuffer(self.spec_numbers, dtype=numpy.uint32)
+        known = (codes != GONE) & (numbers != NO_SPEC)
+        used = numpy.zeros(len(self.spec_texts), dtype=bool)
+        used[numbers[known]] = True
+        if used.all():
+            return
+        renumbered = numpy.cumsum(used, dtype=numpy.int64) - 1
+        numbers[known] = renumbered[numbers[known]]
+        numbers[~known] = NO_SPEC
+        self.spec_texts = [text for text, kept in zip(self.spec_texts, used.tolist()) if kept]
+        self._number_of_spec = {text: number for number, text in enumerate(self.spec_texts)}
 
     def range(self, start, stop):
         """(first id, the bytes of the ids in [start, stop) the table holds)."""
