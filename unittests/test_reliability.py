@@ -82,11 +82,15 @@ def post(url, endpoint, body):
     return requests.post(f"{url}/api/{endpoint}", json=body, timeout=30)
 
 
-def wait_for_log(server, text, seconds=60):
-    """Wait until the server's log has a line containing `text`."""
+def wait_for_log(server, text, seconds=60, count=1):
+    """Wait until the server's log has `count` lines containing `text`.
+
+    The log is written in batches (LSS_LOG_FLUSH_MS): a line can reach the
+    file a moment after what it tells of has happened.
+    """
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
-        if server.log_lines(text):
+        if server.log_lines(text) >= count:
             return
         time.sleep(0.02)
     raise AssertionError(f"no log line with {text!r} within {seconds} s")
@@ -136,6 +140,7 @@ def test_kill_9_then_restart_keeps_answers_reruns_unfinished_and_continues_ids(s
         answer = http_wait_for(server.url, job_id)
         assert answer["status"] == "done", answer
         assert compare(expectations.expected(endpoint, body), answer["data"]) is None
+    wait_for_log(server, "unfinished at the last stop", count=18)
     assert server.log_lines("unfinished at the last stop") == 18
     assert not [name for name in os.listdir(server.results_dir) if name.endswith(".tmp")]
     assert post(server.url, "global_mean", {"question": QUESTION}).json() == {"job_id": "job_id_24"}
@@ -215,6 +220,8 @@ def test_a_signal_stops_intake_drains_every_job_and_exits_0(servers, tmp_path, e
     for job_id, (endpoint, body) in accepted.items():
         assert compare(expectations.expected(endpoint, body), answers[job_id]) is None
     server = servers()
+    # Logged after the jobs left over are rerun: once it is in the file, so would they be.
+    wait_for_log(server, "started:")
     assert server.log_lines("unfinished at the last stop") == 0
     assert post(server.url, "global_mean", {"question": QUESTION}).json() == {"job_id": "job_id_19"}
 
