@@ -189,11 +189,34 @@ def test_the_chart_and_the_map_download_as_svg_and_png(dashboard, reference):
             shown = [text.text for text in tiles[state].iter(f"{SVG}text")]
             assert any(text and abs(number(re.sub(r"[^\d.\u2212+-]", "", text)) - value) <= 0.05
                        for text in shown[1:]), (state, shown)
+    # What the page says around them comes along: the chart's key, the map's legend, the whole credit.
+    map_text = " ".join(text.text or "" for text in map_root.iter(f"{SVG}text"))
+    assert "State mean" in map_text and "lower is better" in map_text and "2011–2022" in map_text
+    assert len(list(map_root.iter(f"{SVG}stop"))) > 2
+    chart_text = " ".join(text.text or "" for text in ElementTree.fromstring(chart).iter(f"{SVG}text"))
+    assert "Key:" in chart_text and "global mean" in chart_text
     for name in ("chart", "map"):
         root = ElementTree.fromstring(Path(files[f"{name}-svg"][1]).read_text(encoding="utf-8"))
         width, height = _png_size(files[f"{name}-png"][1])
         # Drawn at twice the SVG's size.
         assert (width, height) == (2 * round(float(root.get("width"))), 2 * round(float(root.get("height"))))
+    dashboard.assert_healthy()
+
+
+def test_a_segment_map_and_a_state_chart_say_what_they_show_in_their_files(dashboard):
+    dashboard.open().run("mean_by_category", OBESITY)
+    dashboard.page.select_option("#shown-state", "Ohio")
+    segment = dashboard.page.eval_on_selector_all("#mapped-segment option", "items => items[1].value")
+    dashboard.page.select_option("#mapped-segment", segment)
+    category, name = json.loads(segment)
+    texts = {}
+    for kind in ("chart", "map"):
+        with dashboard.page.expect_download() as caught:
+            dashboard.page.click(f"#export-{kind}-svg")
+        root = ElementTree.fromstring(Path(caught.value.path()).read_text(encoding="utf-8"))
+        texts[kind] = " ".join(text.text or "" for text in root.iter(f"{SVG}text"))
+    assert "State shown: Ohio" in texts["chart"]
+    assert f"{category}: {name}" in texts["map"]
     dashboard.assert_healthy()
 
 

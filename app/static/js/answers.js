@@ -335,7 +335,11 @@ function categoryView(context, data, width, redraw) {
   const picker = h("select", { id: "shown-state", onchange: (event) => redraw({ shownState: event.target.value }) },
     names.map((name) => h("option", { value: name, selected: name === shown }, name)));
   const pairs = [...new Set(names.flatMap((state) => Object.entries(states[state])
-    .flatMap(([category, items]) => items.map((item) => JSON.stringify([category, item.segment])))))].sort();
+    .flatMap(([category, items]) => items.map((item) => JSON.stringify([category, item.segment])))))]
+    .sort((first, second) => {
+      const [[categoryA, segmentA], [categoryB, segmentB]] = [JSON.parse(first), JSON.parse(second)];
+      return categoryA.localeCompare(categoryB) || bySegment({ segment: segmentA }, { segment: segmentB });
+    });
   const chosen = pairs.includes(context.mappedSegment) ? context.mappedSegment : pairs[0];
   const [mapCategory, mapSegment] = JSON.parse(chosen);
   const values = {};

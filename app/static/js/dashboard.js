@@ -287,10 +287,29 @@ function downloads(view) {
     h("a", { id: "download-json", href: path, download: `${jobId}.json` }, "JSON"), ...exports);
 }
 
+// What the page shows around a drawing, for its file: the key of the chart,
+// the state chosen in the answer, the map's legend.
+function surroundings(drawing) {
+  const section = drawing.closest("section");
+  const notes = [];
+  const key = section?.querySelector(".chart-key");
+  if (key) notes.push(`Key: ${[...key.querySelectorAll("li")].map((item) => item.textContent).join(" · ")}`);
+  const shownState = answer.querySelector("#shown-state");
+  if (shownState && section?.id === "view-chart") notes.push(`State shown: ${shownState.value}`);
+  const legend = drawing.closest("figure")?.querySelector(".legend");
+  const part = (selector) => legend.querySelector(selector)?.textContent ?? "";
+  return { notes, legend: legend ? { title: part(".legend-title"), gradient: legend.querySelector(".legend-bar").style.background,
+                                     min: part(".legend-min"), centre: part(".legend-centre-label"),
+                                     share: parseFloat(legend.querySelector(".legend-centre")?.style.left ?? "50") / 100,
+                                     max: part(".legend-max") } : null };
+}
+
 function drawingSource(view, selector) {
-  const drawings = [...answer.querySelectorAll(selector)].map((drawing) => {
+  const drawings = [...answer.querySelectorAll(selector)].map((drawing, index) => {
     const caption = drawing.closest("figure")?.querySelector("figcaption:not(.hint)");
-    return { drawing, caption: caption ? caption.textContent : "" };
+    const around = surroundings(drawing);
+    // Charts one above the other share their key and state: said once, above the first.
+    return { drawing, caption: caption ? caption.textContent : "", ...around, notes: index ? [] : around.notes };
   });
   const places = view.analysis === "compare" ? view.states.join(", ") : view.state;
   return svgDocument(drawings, [view.question, `${VIEWS[view.analysis].label}${places ? `: ${places}` : ""}`
@@ -414,7 +433,8 @@ function openAddress(entry) {
 function describeJob(found) {
   const asked = found.request;
   if (!asked) return "request not kept";
-  const label = page.labels.get(asked.question) ?? asked.question;
+  // A job of another data set than the one chosen: the survey's labels still apply.
+  const label = page.labels.get(asked.question) ?? shortLabels([asked.question]).get(asked.question);
   return `${VIEWS[asked.statistic].label}${asked.state ? `, ${asked.state}` : ""}: ${label}`;
 }
 

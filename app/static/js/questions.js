@@ -2,18 +2,20 @@
 // differ, the full text beside it, and a search over both.
 
 // The survey's questions differ only far into their text (three start with the
-// same 110 characters), so they get labels written for them.
+// same 110 characters), so they get labels written for them, short enough for
+// the closed list and with the telling words first ("150+" against "300+":
+// moderate minutes, or the same in vigorous ones at half).
 const SURVEY_LABELS = {
   "Percent of adults aged 18 years and older who have an overweight classification": "Overweight",
   "Percent of adults aged 18 years and older who have obesity": "Obesity",
   "Percent of adults who achieve at least 150 minutes a week of moderate-intensity aerobic physical activity or 75 minutes a week of vigorous-intensity aerobic activity (or an equivalent combination)":
-    "Aerobic activity: 150 min moderate or 75 min vigorous a week",
+    "Aerobic 150+ min a week",
   "Percent of adults who achieve at least 150 minutes a week of moderate-intensity aerobic physical activity or 75 minutes a week of vigorous-intensity aerobic physical activity and engage in muscle-strengthening activities on 2 or more days a week":
-    "Aerobic 150/75 min a week and muscle-strengthening on 2+ days",
+    "Aerobic 150+ min and muscle 2+ days",
   "Percent of adults who achieve at least 300 minutes a week of moderate-intensity aerobic physical activity or 150 minutes a week of vigorous-intensity aerobic activity (or an equivalent combination)":
-    "Aerobic activity: 300 min moderate or 150 min vigorous a week",
+    "Aerobic 300+ min a week",
   "Percent of adults who engage in muscle-strengthening activities on 2 or more days a week":
-    "Muscle-strengthening on 2+ days a week",
+    "Muscle-strengthening 2+ days a week",
   "Percent of adults who engage in no leisure-time physical activity": "No leisure-time physical activity",
   "Percent of adults who report consuming fruit less than one time daily": "Fruit less than once a day",
   "Percent of adults who report consuming vegetables less than one time daily": "Vegetables less than once a day",
