@@ -56,7 +56,7 @@ export function compareView(context, data, width) {
      { key: "value", label: "Mean", numeric: true, format: (value) => units.value(value) },
      { key: "rank", label: `Rank of ${count}`, numeric: true, format: (value) => (value === null ? "–" : String(value)) },
      { key: "percentile", label: "Percentile", numeric: true, format: (value) => (value === null ? "–" : value.toFixed(1)) },
-     { key: "gap", label: `Mean − global mean${units.gapName ? ` (${units.gapName})` : ""}`, numeric: true,
+     { key: "gap", label: "Against the global mean", numeric: true,
        format: (value) => units.gap(value) }],
     rows, { sort: { key: "rank", descending: false }, className: "compared", caption: "The states compared" });
   return [...(note ? [note] : []), h("div", { class: "stats compared-cards" }, rows.map((row) => card(row, count, context, units))),
