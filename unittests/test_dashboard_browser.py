@@ -267,6 +267,13 @@ def test_an_upload_is_analysed_like_the_survey(dashboard, tmp_path):
     status.wait_for()
     assert status.text_content().startswith(f"Added my-survey.csv: {len(own_rows())} rows, 2 questions.")
     assert dashboard.page.eval_on_selector("#dataset option:checked", "option => option.textContent") == "my-survey.csv"
+    # The same file again is the same data set, and the page says so.
+    kept = dashboard.page.locator("#dataset option").count()
+    dashboard.page.set_input_files("#upload-file", str(path))
+    dashboard.page.click("#upload-send")
+    dashboard.page.wait_for_function(
+        "() => document.querySelector('#upload-status').textContent.startsWith('Kept already my-survey.csv')")
+    assert dashboard.page.locator("#dataset option").count() == kept
     offered = dashboard.page.eval_on_selector_all("#question option", "options => options.map(o => o.value)")
     assert sorted(offered) == reference.questions()
     # The places with data for the chosen question, none of them chosen.

@@ -443,10 +443,12 @@ const jobs = jobList({ pending: $("num-jobs"), total: $("job-total"), list: $("j
 
 // -- uploading ---------------------------------------------------------------
 
-// A new data set becomes the one in use.
+// An uploaded data set becomes the one in use; says whether it was kept already.
 const uploads = uploader(async (stored) => {
+  const known = page.datasets.some((dataset) => dataset.id === stored.id);
   await loadDatasets(stored.id);
   await loadDatasetContents();
+  return known;
 });
 
 // -- start -------------------------------------------------------------------

@@ -33,7 +33,8 @@ function questionsOf(text) {
 }
 
 // The upload controls of the page. `onAdded(stored)` is called with the
-// server's description of a data set once it is kept.
+// server's description of a data set once it is kept, and answers whether
+// the page knew it already (the same file and choices uploaded before).
 export function uploader(onAdded) {
   const input = $("upload-file");
   const choices = $("upload-choices");
@@ -91,13 +92,13 @@ export function uploader(onAdded) {
     say(`Uploading ${file.name}…`);
     try {
       const stored = (await uploadFile("/api/datasets", file, { lower_is_better: lower })).data;
-      await onAdded(stored);
+      const known = await onAdded(stored);
       state.file = null;
       choices.hidden = true;
       // The controls that had the focus are gone: back to choosing a file.
       input.focus();
       const count = stored.lower_is_better.length;
-      say(`Added ${stored.name}: ${plural(stored.rows, "row")}, ${plural(stored.questions.length, "question")}. `
+      say(`${known ? "Kept already" : "Added"} ${stored.name}: ${plural(stored.rows, "row")}, ${plural(stored.questions.length, "question")}. `
         + `${count ? `Lower is better for ${count} of them.` : "Higher is better for each."} `
         + "It is now the data set in use.", "ok");
     } catch (error) {
