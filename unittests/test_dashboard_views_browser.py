@@ -74,6 +74,24 @@ def test_a_view_opens_from_its_address_and_reload_keeps_it(dashboard, reference)
     dashboard.assert_healthy()
 
 
+def test_the_state_read_and_the_segment_mapped_by_category_stay_in_the_address(dashboard, reference):
+    dashboard.open().run("mean_by_category", OBESITY)
+    job_id = dashboard.page.locator(".job-id").text_content()
+    dashboard.page.select_option("#shown-state", "Ohio")
+    segment = dashboard.page.eval_on_selector_all("#mapped-segment option", "items => items[2].value")
+    dashboard.page.select_option("#mapped-segment", segment)
+    assert _query(dashboard.page)["state"] == ["Ohio"] and _query(dashboard.page)["segment"] == [segment]
+    dashboard.page.reload()
+    dashboard.page.wait_for_selector("body[data-ready=true]")
+    assert _shown_job(dashboard) == job_id
+    assert dashboard.page.input_value("#shown-state") == "Ohio"
+    assert dashboard.page.input_value("#mapped-segment") == segment
+    expected = reference.state_mean_by_category(OBESITY, "Ohio")["Ohio"]
+    shown = {str(tuple(json.loads(key))): number(value) for key, value in dashboard.grouped_table().items()}
+    assert compare(expected, shown) is None
+    dashboard.assert_healthy()
+
+
 def test_an_address_whose_job_is_gone_runs_the_view_again(dashboard, reference):
     dashboard.open(_address(analysis="state_mean", question=MUSCLE, state="Ohio", job="job_id_999999"))
     job_id = _shown_job(dashboard)

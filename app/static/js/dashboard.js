@@ -190,7 +190,7 @@ function formView() {
   const analysis = fields.analysis.value;
   return { dataset: fields.dataset.value, analysis, question: fields.question.value,
            state: VIEWS[analysis].needsState ? fields.state.value || null : null,
-           states: analysis === "compare" ? chosenStates() : [], job: null };
+           states: analysis === "compare" ? chosenStates() : [], segment: null, job: null };
 }
 
 // Why the page will not send a view, if it will not.
@@ -233,7 +233,7 @@ async function run(event) {
 // of the current one) and shows it.
 async function ask(view, entry) {
   const body = { question: view.question };
-  if (view.state) body.state = view.state;
+  if (view.state && VIEWS[view.analysis].needsState) body.state = view.state;
   if (view.dataset !== DEFAULT_DATASET) body.dataset = view.dataset;
   try {
     view.job = (await postJSON(`/api/${VIEWS[view.analysis].statistic ?? view.analysis}`, body)).job_id;
@@ -252,7 +252,8 @@ function heading(view, status) {
   const analysis = view ? VIEWS[view.analysis] : null;
   const info = view ? questionInfo(view.question) : null;
   const lower = info ? info.lower_is_better : null;
-  const places = view ? (view.analysis === "compare" ? view.states : [view.state].filter(Boolean)) : [];
+  const places = !view ? [] : view.analysis === "compare" ? view.states
+    : [VIEWS[view.analysis]?.needsState ? view.state : null].filter(Boolean);
   return h("header", { class: "answer-head" },
     h("p", { class: "eyebrow" }, analysis ? `${analysis.label} · ${datasetName(view.dataset)}` : "An earlier job"),
     h("h2", { id: "answer-title", tabindex: "-1" }, view ? view.question : "A job whose request is not known"),
@@ -311,7 +312,7 @@ function drawingSource(view, selector) {
     // Charts one above the other share their key and state: said once, above the first.
     return { drawing, caption: caption ? caption.textContent : "", ...around, notes: index ? [] : around.notes };
   });
-  const places = view.analysis === "compare" ? view.states.join(", ") : view.state;
+  const places = view.analysis === "compare" ? view.states.join(", ") : VIEWS[view.analysis].needsState && view.state;
   return svgDocument(drawings, [view.question, `${VIEWS[view.analysis].label}${places ? `: ${places}` : ""}`
     + ` (${view.job})`], creditOf(view.dataset));
 }
@@ -324,6 +325,10 @@ function draw() {
   const { view, data, context } = page.shown;
   const redraw = (changes) => {
     Object.assign(page.shown.context, changes);
+    // The state read and the segment mapped stay in the address, in place of the current entry.
+    if ("shownState" in changes) view.state = changes.shownState;
+    if ("mappedSegment" in changes) view.segment = changes.mappedSegment;
+    history.replaceState(null, "", addressOf(view));
     draw();
   };
   const body = view.analysis === "compare" ? compareView(context, data, chartWidth())
@@ -368,7 +373,8 @@ async function show(view) {
     const withMean = VIEWS[view.analysis].withMean && info;
     // The global mean that marks the charts comes with the question: no job of the page's own.
     const context = { ...view, datasetName: datasetName(view.dataset), lowerIsBetter: info ? info.lower_is_better : false,
-                      globalMean: withMean ? info.global_mean : null, shownState: view.state, ranking: places };
+                      globalMean: withMean ? info.global_mean : null, shownState: view.state,
+                      mappedSegment: view.segment, ranking: places };
     page.shown = { view, data: result.data, context };
     draw();
     announce(`${view.job} done`);

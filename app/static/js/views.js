@@ -2,8 +2,11 @@
 // (or several, to compare) and the job that answered it. Each lives in the
 // page's address, so that a view can be linked, reloaded and walked back to:
 //   /?dataset=<id>&analysis=<name>&question=<text>&state=<name>&job=job_id_N
-// without dataset for the bundled data, state repeated for a comparison.
+// without dataset for the bundled data, state repeated for a comparison. In
+// "every state by category" the state is the one read and `segment` the one
+// mapped: the job asked for every state.
 export const DEFAULT_DATASET = "default";
+const EVERY_STATE_PICKED = new Set(["mean_by_category"]);
 
 export function viewFromAddress(search) {
   const query = new URLSearchParams(search);
@@ -17,6 +20,7 @@ export function viewFromAddress(search) {
     question,
     state: analysis === "compare" ? null : states[0] ?? null,
     states: analysis === "compare" ? states : [],
+    segment: query.get("segment"),
     job: query.get("job"),
   };
 }
@@ -29,6 +33,7 @@ export function addressOf(view) {
   for (const state of view.analysis === "compare" ? view.states : [view.state]) {
     if (state) query.append("state", state);
   }
+  if (view.segment) query.set("segment", view.segment);
   if (view.job) query.set("job", view.job);
   return `/?${query}`;
 }
@@ -38,7 +43,7 @@ export function viewOfRecord(jobId, record) {
   const asked = record.request;
   if (!asked) return null;
   return { dataset: asked.dataset || DEFAULT_DATASET, analysis: asked.statistic, question: asked.question,
-           state: asked.state ?? null, states: [], job: jobId };
+           state: asked.state ?? null, states: [], segment: null, job: jobId };
 }
 
 // Whether a job answers a view: the statistic it ran (a comparison is drawn
@@ -49,7 +54,8 @@ export function jobAnswers(view, record) {
   const statistic = view.analysis === "compare" ? "states_mean" : view.analysis;
   return asked.statistic === statistic && asked.question === view.question
     && (asked.dataset || DEFAULT_DATASET) === view.dataset
-    && (view.analysis === "compare" || (asked.state ?? null) === (view.state ?? null));
+    && (view.analysis === "compare" || EVERY_STATE_PICKED.has(view.analysis)
+        || (asked.state ?? null) === (view.state ?? null));
 }
 
 export function sameView(first, second) {
