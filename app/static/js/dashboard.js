@@ -384,22 +384,16 @@ async function show(view) {
 
 // A view from the address, the list or history: the job it names when that
 // job answers it, else the view run afresh as a new job in its place.
-async function open(view, entry) {
+// `found` is what the server told of the job, when the caller asked already.
+async function open(view, entry, found) {
   $("refusal").hidden = true;
   const problem = await choose(view);
   if (problem) {
     refuse(problem);
     return;
   }
-  let found = null;
-  if (view.job) {
-    try {
-      found = await getJSON(`/api/jobs/${encodeURIComponent(view.job)}`);
-    } catch {
-      found = null;
-    }
-  }
-  if (found && jobAnswers(view, found)) {
+  const told = found ?? (view.job ? await jobs.record(view.job, null) : null);
+  if (told && jobAnswers(view, told)) {
     if (entry === "push") history.pushState(null, "", addressOf(view));
     await show(view);
   } else {
@@ -411,7 +405,7 @@ async function openJob(jobId) {
   const found = await jobs.record(jobId, null);
   const view = found ? viewOfRecord(jobId, found) : null;
   if (view) {
-    await open(view, "push");
+    await open(view, "push", found);
     return;
   }
   // A job recorded before the server kept requests: its answer as it is.

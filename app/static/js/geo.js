@@ -26,7 +26,3 @@ export const TILES = {
   Guam: ["GU", 1, 7, true], "Puerto Rico": ["PR", 10, 7, true], "Virgin Islands": ["VI", 11, 7, true],
   National: ["US", 11, 5, true],
 };
-
-export function abbreviation(name) {
-  return TILES[name] ? TILES[name][0] : name;
-}

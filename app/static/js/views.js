@@ -57,7 +57,3 @@ export function jobAnswers(view, record) {
     && (view.analysis === "compare" || EVERY_STATE_PICKED.has(view.analysis)
         || (asked.state ?? null) === (view.state ?? null));
 }
-
-export function sameView(first, second) {
-  return Boolean(first && second) && addressOf(first) === addressOf(second);
-}
